@@ -1,0 +1,210 @@
+#include "harness/core/param_schema.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "harness/core/error.h"
+
+namespace bp {
+
+const char* param_type_name(ParamType t) {
+  switch (t) {
+    case ParamType::Int: return "int";
+    case ParamType::Float: return "float";
+    case ParamType::Bool: return "bool";
+    case ParamType::String: return "string";
+    case ParamType::Enum: return "enum";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string join_ints(const std::vector<long long>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string join_strings(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + json(v[i]).dump();
+  return s;
+}
+
+std::string fmt_number(double x) { return fmt::format("{:g}", x); }
+
+std::string expectation(const ParamSpec& s) {
+  switch (s.type) {
+    case ParamType::Int:
+      if (!s.int_choices.empty()) return "an integer, one of [" + join_ints(s.int_choices) + "]";
+      return fmt::format("an integer in [{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
+    case ParamType::Float:
+      return fmt::format("a number in [{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
+    case ParamType::Bool: return "true or false";
+    case ParamType::String: return "a string";
+    case ParamType::Enum: return "one of [" + join_strings(s.choices) + "]";
+  }
+  return "?";
+}
+
+}  // namespace
+
+ParamSchema& ParamSchema::integer(std::string name, long long def, long long min, long long max, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::Int, def, (double)min, (double)max, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::integer_of(std::string name, long long def, std::vector<long long> allowed, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::Int, def, std::nullopt, std::nullopt, {}, std::move(allowed), std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::real(std::string name, double def, double min, double max, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::Float, def, min, max, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::boolean(std::string name, bool def, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::Bool, def, std::nullopt, std::nullopt, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::string(std::string name, std::string def, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::String, def, std::nullopt, std::nullopt, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::enumeration(std::string name, std::string def, std::vector<std::string> choices,
+                                      std::string doc) {
+  ParamSpec s{std::move(name), ParamType::Enum, def, std::nullopt, std::nullopt, std::move(choices), {},
+              std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+const ParamSpec* ParamSchema::find(const std::string& name) const {
+  for (const auto& s : specs_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+void ParamSchema::check_value(const ParamSpec& s, const json& v, const std::string& file,
+                              const std::string& pointer) const {
+  auto fail = [&]() {
+    throw InputError(file, pointer, fmt::format("expected {}, got {}", expectation(s), v.dump()));
+  };
+  switch (s.type) {
+    case ParamType::Int: {
+      if (!v.is_number_integer()) {
+        // 4.0 is accepted as 4; 4.5 is not.
+        if (!v.is_number_float() || std::floor(v.get<double>()) != v.get<double>()) fail();
+      }
+      long long x = v.is_number_integer() ? v.get<long long>() : (long long)v.get<double>();
+      if (!s.int_choices.empty()) {
+        bool ok = false;
+        for (long long c : s.int_choices) ok |= (c == x);
+        if (!ok) fail();
+      } else if ((s.min && x < *s.min) || (s.max && x > *s.max)) {
+        fail();
+      }
+      break;
+    }
+    case ParamType::Float: {
+      if (!v.is_number()) fail();
+      double x = v.get<double>();
+      if (!std::isfinite(x) || (s.min && x < *s.min) || (s.max && x > *s.max)) fail();
+      break;
+    }
+    case ParamType::Bool:
+      if (!v.is_boolean()) fail();
+      break;
+    case ParamType::String:
+      if (!v.is_string()) fail();
+      break;
+    case ParamType::Enum: {
+      if (!v.is_string()) fail();
+      bool ok = false;
+      for (const auto& c : s.choices) ok |= (c == v.get<std::string>());
+      if (!ok) fail();
+      break;
+    }
+  }
+}
+
+json ParamSchema::canonicalize(const json& given, const std::string& file, const std::string& pointer) const {
+  if (!given.is_null() && !given.is_object())
+    throw InputError(file, pointer, fmt::format("expected an object of parameters, got {}", given.dump()));
+  json out = json::object();
+  if (given.is_object()) {
+    for (auto it = given.begin(); it != given.end(); ++it) {
+      const ParamSpec* s = find(it.key());
+      std::string ptr = json_pointer_append(pointer, it.key());
+      if (!s) {
+        std::vector<std::string> names;
+        for (const auto& sp : specs_) names.push_back(sp.name);
+        throw InputError(file, ptr,
+                         fmt::format("unknown parameter \"{}\"; expected one of [{}]", it.key(), join_strings(names)));
+      }
+      check_value(*s, it.value(), file, ptr);
+    }
+  }
+  for (const auto& s : specs_) {
+    json v = (given.is_object() && given.contains(s.name)) ? given.at(s.name) : s.default_value;
+    switch (s.type) {
+      case ParamType::Int: out[s.name] = v.is_number_integer() ? v.get<long long>() : (long long)v.get<double>(); break;
+      case ParamType::Float: out[s.name] = v.get<double>(); break;
+      default: out[s.name] = v; break;
+    }
+  }
+  return out;
+}
+
+std::string ParamSchema::describe() const {
+  if (specs_.empty()) return "  (no parameters)\n";
+  size_t w = 4;
+  for (const auto& s : specs_) w = std::max(w, s.name.size());
+  std::ostringstream os;
+  for (const auto& s : specs_) {
+    std::string range;
+    switch (s.type) {
+      case ParamType::Int:
+        range = s.int_choices.empty() ? fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max))
+                                      : "{" + join_ints(s.int_choices) + "}";
+        break;
+      case ParamType::Float: range = fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max)); break;
+      case ParamType::Enum: range = "{" + join_strings(s.choices) + "}"; break;
+      default: break;
+    }
+    os << fmt::format("  {:<{}}  {:<6}  default {:<10} {:<22} {}\n", s.name, w, param_type_name(s.type),
+                      s.default_value.dump(), range, s.doc);
+  }
+  return os.str();
+}
+
+json ParamSchema::to_json() const {
+  json arr = json::array();
+  for (const auto& s : specs_) {
+    json j = {{"name", s.name}, {"type", param_type_name(s.type)}, {"default", s.default_value}, {"doc", s.doc}};
+    if (s.min) j["min"] = *s.min;
+    if (s.max) j["max"] = *s.max;
+    if (!s.choices.empty()) j["choices"] = s.choices;
+    if (!s.int_choices.empty()) j["choices"] = s.int_choices;
+    arr.push_back(j);
+  }
+  return arr;
+}
+
+long long Params::get_int(const std::string& name) const { return values_.at(name).get<long long>(); }
+double Params::get_float(const std::string& name) const { return values_.at(name).get<double>(); }
+bool Params::get_bool(const std::string& name) const { return values_.at(name).get<bool>(); }
+std::string Params::get_string(const std::string& name) const { return values_.at(name).get<std::string>(); }
+
+}  // namespace bp

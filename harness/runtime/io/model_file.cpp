@@ -1,0 +1,1 @@
+// placeholder until the loader lands (issue 3)

@@ -1,0 +1,115 @@
+#pragma once
+// The shared model runtime: a Llama-family transformer loaded from GGUF or safetensors, run on the CPU in F32
+// (weights dequantized at load; F16 storage optional). Compression plugs in through KvCache (kv_cache.h),
+// LinearOp/WeightTransform (linear_op.h) and TokenSelector (token_selector.h); the runtime knows no method.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "harness/runtime/io/model_file.h"
+#include "harness/runtime/kv_cache.h"
+#include "harness/runtime/linear_op.h"
+#include "harness/runtime/model_config.h"
+#include "harness/runtime/rope.h"
+#include "harness/runtime/token_selector.h"
+#include "harness/runtime/tokenizer/tokenizer.h"
+
+namespace bp::rt {
+
+enum class WeightStorage { F32, F16 };
+
+struct LoadOptions {
+  WeightStorage storage = WeightStorage::F32;
+  int threads = 1;  // threads used while loading (dequantization, packing)
+};
+
+class Session;
+
+enum class Logits { None, Last, All };
+
+class Model {
+ public:
+  // Throws bp::InputError for unreadable / invalid / unsupported checkpoints.
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& opts = {});
+  ~Model();
+
+  const ModelConfig& config() const { return cfg_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const ModelFileInfo& file_info() const { return file_->info(); }
+  const ModelFile& file() const { return *file_; }
+  const Rope& rope() const { return *rope_; }
+  WeightStorage storage() const { return opts_.storage; }
+  // Bytes of every weight the forward pass reads (embeddings, norms, all linear layers as really stored).
+  size_t weight_bytes() const;
+  // Storage format of the linear layers, e.g. "f32" or a weight method's format (first layer's if mixed).
+  std::string weight_format() const;
+  KvGeometry kv_geometry(int threads) const;
+
+  // Replaces linear layers through a weight method (calibrating first when it asks). Irreversible for this Model.
+  // calib_tokens: tokens to run the unmodified model on for calibration (ignored when not wanted).
+  void apply_weight_transform(WeightTransform& t, std::span<const int32_t> calib_tokens, int threads);
+
+  // Runs the model once over `tokens` (positions 0..n-1, fresh state) and records each linear site's inputs.
+  CalibrationData calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site) const;
+
+ private:
+  friend class Session;
+  Model() = default;
+  struct Layer;
+  void forward(Session& s, const int32_t* tokens, int n, Phase phase, Logits which, float* logits,
+               CalibrationData* calib) const;
+
+  LoadOptions opts_;
+  ModelConfig cfg_;
+  std::unique_ptr<ModelFile> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Rope> rope_;
+  std::vector<float> tok_embd_;     // [vocab][d_model], F32 (rows are gathered; the tied output reuses it via output_)
+  std::vector<float> output_norm_;  // [d_model]
+  std::unique_ptr<LinearOp> output_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+// One sequence being processed: the KV cache (the method), positions and scratch buffers.
+class Session {
+ public:
+  Session(const Model& m, std::unique_ptr<KvCache> cache, int threads, TokenSelector* selector = nullptr);
+  ~Session();
+
+  // Processes tokens at positions n_past()..n_past()+n-1 as a prefill (one batched call) and returns the logits
+  // asked for: Last -> [vocab] of the last token, All -> [n][vocab], None -> nullptr. The pointer stays valid until
+  // the next call.
+  const float* prefill(std::span<const int32_t> tokens, Logits which = Logits::Last);
+  // Same for decode steps (k >= 1 new tokens attending to the cache); Phase::Decode for the cache.
+  const float* decode(std::span<const int32_t> tokens, Logits which = Logits::Last);
+
+  int64_t n_past() const { return n_past_; }
+  KvCache& cache() { return *cache_; }
+  const KvCache& cache() const { return *cache_; }
+  const Model& model() const { return model_; }
+  int threads() const { return threads_; }
+  // Empties the cache and restarts at position 0.
+  void reset();
+  // Bytes of scratch memory the session holds (activations), for memory accounting.
+  size_t scratch_bytes() const;
+
+ private:
+  friend class Model;
+  const float* run(std::span<const int32_t> tokens, Phase phase, Logits which);
+  const Model& model_;
+  std::unique_ptr<KvCache> cache_;
+  TokenSelector* selector_;
+  int threads_;
+  int64_t n_past_ = 0;
+  struct Scratch;
+  std::unique_ptr<Scratch> scratch_;
+  std::vector<float> logits_;
+};
+
+// Greedy generation: feeds `prompt` as a prefill, then decodes up to `max_new` tokens one at a time, stopping at
+// EOS. Returns the generated ids (prompt excluded).
+std::vector<int32_t> generate_greedy(Session& s, std::span<const int32_t> prompt, int max_new, bool stop_at_eos = true);
+
+}  // namespace bp::rt

@@ -1,0 +1,1 @@
+// placeholder until the tokenizer lands (issue 3)

@@ -1,0 +1,1 @@
+// Placeholder: the fp16 baseline method is being written.
