@@ -1,3 +1,70 @@
-// Placeholder entry point while the CLI is being written (issue 2).
+// `bench`: the BenchPress command line. Subcommands live in cmd_*.cpp and register themselves (command.h).
 #include <cstdio>
-int main() { std::puts("bench: CLI under construction"); return 2; }
+#include <exception>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness/cli/command.h"
+#include "harness/core/error.h"
+
+namespace bp::cli {
+
+namespace {
+std::map<std::string, Command>& commands() {
+  static std::map<std::string, Command> c;
+  return c;
+}
+}  // namespace
+
+bool register_command(Command c) {
+  std::string name = c.name;
+  commands().emplace(std::move(name), std::move(c));
+  return true;
+}
+
+const Command* find_command(const std::string& name) {
+  auto it = commands().find(name);
+  return it == commands().end() ? nullptr : &it->second;
+}
+
+std::vector<const Command*> all_commands() {
+  std::vector<const Command*> out;
+  for (auto& [k, v] : commands()) out.push_back(&v);
+  return out;
+}
+
+}  // namespace bp::cli
+
+static void print_usage(FILE* f) {
+  std::fprintf(f, "usage: bench <command> [options]   (bench <command> --help for details)\n\ncommands:\n");
+  for (const auto* c : bp::cli::all_commands()) std::fprintf(f, "  %-10s %s\n", c->name.c_str(), c->summary.c_str());
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  const bp::cli::Command* cmd = bp::cli::find_command(name);
+  if (!cmd) {
+    std::fprintf(stderr, "bench: unknown command '%s'\n", name.c_str());
+    print_usage(stderr);
+    return 2;
+  }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    return cmd->run(args);
+  } catch (const bp::InputError& e) {
+    std::fprintf(stderr, "bench %s: error: %s\n", name.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench %s: error: %s\n", name.c_str(), e.what());
+    return 1;
+  }
+}

@@ -16,6 +16,7 @@ const char* param_type_name(ParamType t) {
     case ParamType::Bool: return "bool";
     case ParamType::String: return "string";
     case ParamType::Enum: return "enum";
+    case ParamType::IntList: return "int[]";
   }
   return "?";
 }
@@ -46,8 +47,23 @@ std::string expectation(const ParamSpec& s) {
     case ParamType::Bool: return "true or false";
     case ParamType::String: return "a string";
     case ParamType::Enum: return "one of [" + join_strings(s.choices) + "]";
+    case ParamType::IntList:
+      return fmt::format("a non-empty list of integers in [{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
   }
   return "?";
+}
+
+// An integer given either as a JSON integer or as an integral float (4.0 is accepted as 4; 4.5 is not).
+bool as_integer(const json& v, long long* out) {
+  if (v.is_number_integer()) {
+    *out = v.get<long long>();
+    return true;
+  }
+  if (v.is_number_float() && std::isfinite(v.get<double>()) && std::floor(v.get<double>()) == v.get<double>()) {
+    *out = (long long)v.get<double>();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -66,6 +82,13 @@ ParamSchema& ParamSchema::integer_of(std::string name, long long def, std::vecto
 
 ParamSchema& ParamSchema::real(std::string name, double def, double min, double max, std::string doc) {
   ParamSpec s{std::move(name), ParamType::Float, def, min, max, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::integer_list(std::string name, std::vector<long long> def, long long min, long long max,
+                                       std::string doc) {
+  ParamSpec s{std::move(name), ParamType::IntList, json(def), (double)min, (double)max, {}, {}, std::move(doc)};
   specs_.push_back(std::move(s));
   return *this;
 }
@@ -103,11 +126,8 @@ void ParamSchema::check_value(const ParamSpec& s, const json& v, const std::stri
   };
   switch (s.type) {
     case ParamType::Int: {
-      if (!v.is_number_integer()) {
-        // 4.0 is accepted as 4; 4.5 is not.
-        if (!v.is_number_float() || std::floor(v.get<double>()) != v.get<double>()) fail();
-      }
-      long long x = v.is_number_integer() ? v.get<long long>() : (long long)v.get<double>();
+      long long x = 0;
+      if (!as_integer(v, &x)) fail();
       if (!s.int_choices.empty()) {
         bool ok = false;
         for (long long c : s.int_choices) ok |= (c == x);
@@ -136,6 +156,14 @@ void ParamSchema::check_value(const ParamSpec& s, const json& v, const std::stri
       if (!ok) fail();
       break;
     }
+    case ParamType::IntList: {
+      if (!v.is_array() || v.empty()) fail();
+      for (const auto& e : v) {
+        long long x = 0;
+        if (!as_integer(e, &x) || x < *s.min || x > *s.max) fail();
+      }
+      break;
+    }
   }
 }
 
@@ -161,6 +189,12 @@ json ParamSchema::canonicalize(const json& given, const std::string& file, const
     switch (s.type) {
       case ParamType::Int: out[s.name] = v.is_number_integer() ? v.get<long long>() : (long long)v.get<double>(); break;
       case ParamType::Float: out[s.name] = v.get<double>(); break;
+      case ParamType::IntList: {
+        json list = json::array();
+        for (const auto& e : v) list.push_back(e.is_number_integer() ? e.get<long long>() : (long long)e.get<double>());
+        out[s.name] = std::move(list);
+        break;
+      }
       default: out[s.name] = v; break;
     }
   }
@@ -179,7 +213,8 @@ std::string ParamSchema::describe() const {
         range = s.int_choices.empty() ? fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max))
                                       : "{" + join_ints(s.int_choices) + "}";
         break;
-      case ParamType::Float: range = fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max)); break;
+      case ParamType::Float:
+      case ParamType::IntList: range = fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max)); break;
       case ParamType::Enum: range = "{" + join_strings(s.choices) + "}"; break;
       default: break;
     }
@@ -206,5 +241,8 @@ long long Params::get_int(const std::string& name) const { return values_.at(nam
 double Params::get_float(const std::string& name) const { return values_.at(name).get<double>(); }
 bool Params::get_bool(const std::string& name) const { return values_.at(name).get<bool>(); }
 std::string Params::get_string(const std::string& name) const { return values_.at(name).get<std::string>(); }
+std::vector<long long> Params::get_int_list(const std::string& name) const {
+  return values_.at(name).get<std::vector<long long>>();
+}
 
 }  // namespace bp

@@ -12,7 +12,8 @@ namespace bp {
 
 using json = nlohmann::json;
 
-enum class ParamType { Int, Float, Bool, String, Enum };
+// IntList: a non-empty list of integers, each within [min, max] (e.g. the context lengths of a latency sweep).
+enum class ParamType { Int, Float, Bool, String, Enum, IntList };
 const char* param_type_name(ParamType t);
 
 struct ParamSpec {
@@ -23,6 +24,7 @@ struct ParamSpec {
   std::vector<std::string> choices;   // for Enum (strings); Int may also list allowed values in `int_choices`
   std::vector<long long> int_choices; // e.g. bits in {2, 4, 8}
   std::string doc;
+
 };
 
 // Builder-style declaration, e.g.
@@ -35,6 +37,8 @@ class ParamSchema {
   ParamSchema& boolean(std::string name, bool def, std::string doc);
   ParamSchema& string(std::string name, std::string def, std::string doc);
   ParamSchema& enumeration(std::string name, std::string def, std::vector<std::string> choices, std::string doc);
+  ParamSchema& integer_list(std::string name, std::vector<long long> def, long long min, long long max,
+                            std::string doc);
 
   const std::vector<ParamSpec>& specs() const { return specs_; }
   const ParamSpec* find(const std::string& name) const;
@@ -64,6 +68,7 @@ class Params {
   double get_float(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   std::string get_string(const std::string& name) const;
+  std::vector<long long> get_int_list(const std::string& name) const;
   bool has(const std::string& name) const { return values_.contains(name); }
   const json& values() const { return values_; }
   // Canonical text: sorted keys, no whitespace. Used in configuration identity hashes.

@@ -92,6 +92,8 @@ struct TaskInfo {
   std::string protocol;      // e.g. "llama-perplexity", "lm-eval-loglikelihood", "passkey"
   int protocol_version = 1;
   ParamSchema options;
+  // Metric names the task reports (with units), e.g. {"ppl", "ratio"}: suites may select among them.
+  std::vector<std::pair<std::string, std::string>> metrics;
   std::function<void(const Params&, const std::string& file, const std::string& pointer)> validate;
   // Files read under the data root for the given options (verified by sha256 before the task runs).
   std::function<std::vector<DataFile>(const Params&)> data_files;

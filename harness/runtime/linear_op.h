@@ -48,6 +48,7 @@ struct CalibrationData {
     int64_t n_rows() const { return in ? (int64_t)rows.size() / in : 0; }
   };
   std::vector<std::pair<std::string, Site>> sites;
+  int64_t max_rows_per_site = 4096;  // rows kept per site (the first ones seen)
   const Site* find(const std::string& name) const;
 };
 

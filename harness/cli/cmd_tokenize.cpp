@@ -1,0 +1,111 @@
+// `bench tokenize`: token ids of a text with a model's tokenizer. The Python parity tests compare its output with
+// Hugging Face `tokenizers`; it is also the quick way to see how a prompt is split.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness/cli/command.h"
+#include "harness/core/error.h"
+#include "harness/core/model_registry.h"
+#include "harness/runtime/io/model_file.h"
+#include "harness/runtime/tokenizer/tokenizer.h"
+
+namespace bp::cli {
+namespace {
+
+const char* kUsage =
+    "usage: bench tokenize --model NAME|PATH (--text STR | --file PATH) [--special] [--parse-special]\n"
+    "                      [--json] [--pieces] [--time]\n"
+    "Prints the token ids of the text, separated by spaces, on one line.\n"
+    "  --model          a registry name, a GGUF file, a Hugging Face directory, or a tokenizer.json file\n"
+    "  --file           tokenize the file's bytes exactly (no newline is stripped)\n"
+    "  --special        add BOS/EOS as the vocabulary asks (add_bos / add_eos)\n"
+    "  --parse-special  match special-token text such as <|im_start|> as single tokens\n"
+    "  --json           print {\"n_tokens\": N, \"ids\": [...]} instead\n"
+    "  --pieces         print the pre-tokenized pieces as a JSON array of strings instead of ids\n"
+    "  --time           print the encoding time to stderr\n";
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError(path, "", "expected a readable file (--file), got none");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::unique_ptr<rt::Tokenizer> load_tokenizer(const std::string& model) {
+  if (ends_with(model, ".json")) return rt::Tokenizer::create(rt::read_tokenizer_json(model));
+  std::string path = model;
+  if (const ModelEntry* e = find_model_entry(model)) path = model_cache_path(*e);
+  auto mf = rt::ModelFile::open(path);
+  return rt::Tokenizer::create(mf->tokenizer());
+}
+
+int cmd_tokenize(const std::vector<std::string>& args) {
+  std::string model, text, file;
+  bool have_text = false, special = false, parse_special = false, as_json = false, pieces = false, timing = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= args.size()) throw InputError("", a, "expected a value after " + a);
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--model") model = value();
+    else if (a == "--text") text = value(), have_text = true;
+    else if (a == "--file") file = value();
+    else if (a == "--special") special = true;
+    else if (a == "--parse-special") parse_special = true;
+    else if (a == "--json") as_json = true;
+    else if (a == "--pieces") pieces = true;
+    else if (a == "--time") timing = true;
+    else {
+      std::fprintf(stderr, "bench tokenize: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (model.empty() || have_text == !file.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (!file.empty()) text = read_file(file);
+  auto tok = load_tokenizer(model);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string out;
+  size_t n = 0;
+  if (pieces) {
+    const std::vector<std::string> p = tok->pre_tokenize(text, parse_special);
+    n = p.size();
+    out = nlohmann::json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    const std::vector<int32_t> ids = tok->encode(text, special, parse_special);
+    n = ids.size();
+    out = as_json ? nlohmann::json{{"n_tokens", ids.size()}, {"ids", ids}}.dump() : fmt::format("{}", fmt::join(ids, " "));
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fputc('\n', stdout);
+  if (timing)
+    std::fprintf(stderr, "%s %zu bytes into %zu %s in %.1f ms\n", pieces ? "split" : "encoded", text.size(), n,
+                 pieces ? "pieces" : "tokens", ms);
+  return 0;
+}
+
+}  // namespace
+}  // namespace bp::cli
+
+BENCH_REGISTER_COMMAND(tokenize, "tokenize", "token ids of a text with a model's tokenizer", bp::cli::cmd_tokenize);

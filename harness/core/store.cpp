@@ -1,0 +1,298 @@
+#include "harness/core/store.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "harness/core/error.h"
+#include "harness/core/stats.h"
+#include "harness/core/store_schema.h"
+
+namespace bp {
+
+namespace {
+
+const std::string& existing_or_creatable(const std::string& path, bool create) {
+  if (!create && !std::filesystem::exists(path))
+    throw InputError(path, "", "no results database here; expected the --db of an earlier `bench run`");
+  return path;
+}
+
+std::string host_name() {
+  char host[256] = {0};
+  return gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
+}
+
+// JSON-valued text columns, parsed when rows are read back.
+bool is_json_column(const std::string& name) {
+  return name == "params" || name == "task_options" || name == "dataset_files" || name == "protocol_params" ||
+         name == "labels" || name == "detail";
+}
+
+json row_to_json(sqlite3_stmt* st) {
+  json row = json::object();
+  for (int i = 0, n = sqlite3_column_count(st); i < n; ++i) {
+    std::string name = sqlite3_column_name(st, i);
+    switch (sqlite3_column_type(st, i)) {
+      case SQLITE_INTEGER: row[name] = (long long)sqlite3_column_int64(st, i); break;
+      case SQLITE_FLOAT: row[name] = sqlite3_column_double(st, i); break;
+      case SQLITE_NULL: row[name] = nullptr; break;
+      default: {
+        std::string text(reinterpret_cast<const char*>(sqlite3_column_text(st, i)), (size_t)sqlite3_column_bytes(st, i));
+        row[name] = is_json_column(name) ? json::parse(text, nullptr, false) : json(text);
+      }
+    }
+  }
+  return row;
+}
+
+json query_rows(Db& db, const std::string& sql, int64_t arg) {
+  sqlite3_stmt* raw = nullptr;
+  if (int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &raw, nullptr); rc != SQLITE_OK)
+    throw SqliteError(rc, std::string("SQLite: ") + sqlite3_errmsg(db.handle()));
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> st(raw, &sqlite3_finalize);
+  if (sql.find('?') != std::string::npos) sqlite3_bind_int64(raw, 1, arg);
+  json rows = json::array();
+  for (;;) {
+    int rc = sqlite3_step(raw);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) throw SqliteError(rc, std::string("SQLite: ") + sqlite3_errmsg(db.handle()));
+    rows.push_back(row_to_json(raw));
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::string utc_now() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, (int)ms);
+}
+
+Store::Store(const std::string& path, bool create) : db_(existing_or_creatable(path, create), create) {
+  register_sql_functions(db_);
+  migrate();
+}
+
+void Store::migrate() {
+  int version = schema_version(db_);
+  if (version > kSchemaVersion)
+    throw InputError(db_.path(), "",
+                     fmt::format("database schema version {} is newer than this bench supports ({}); expected a "
+                                 "database written by this or an older version", version, kSchemaVersion));
+  if (version == kSchemaVersion) return;
+  // Re-read inside the write transaction: another process may have migrated in between.
+  db_.write_transaction([&] {
+    int v = schema_version(db_);
+    if (v < kSchemaVersion) apply_migrations(db_, v, kSchemaVersion);
+  });
+}
+
+int64_t Store::begin_run(const NewRun& r, const std::vector<NewConfiguration>& configs) {
+  int64_t run_id = 0;
+  db_.write_transaction([&] {
+    Stmt ins(db_, R"SQL(INSERT INTO runs (suite_name, suite_path, suite_sha256, suite_text, started_at, status,
+        git_commit, git_dirty, compiler, build_type, build_flags, build_id, bench_version, cpu_model, cpu_cores,
+        gpu_model, gpu_driver, cuda_version, os, host, pid, threads, seed, device, data_root, command_line)
+        VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))SQL");
+    const Provenance& p = r.provenance;
+    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+    int i = 1;
+    ins.bind(i++, r.suite_name).bind(i++, r.suite_path).bind(i++, r.suite_sha256).bind(i++, r.suite_text);
+    ins.bind(i++, utc_now()).bind(i++, p.git_commit);
+    if (p.git_dirty) ins.bind(i++, (int64_t)*p.git_dirty); else ins.bind_null(i++);
+    ins.bind(i++, p.compiler).bind(i++, p.build_type).bind(i++, p.build_flags).bind(i++, p.build_id);
+    ins.bind(i++, p.bench_version).bind(i++, p.cpu_model).bind(i++, (int64_t)p.cpu_cores);
+    ins.bind(i++, opt(p.gpu_model)).bind(i++, opt(p.gpu_driver)).bind(i++, opt(p.cuda_version));
+    ins.bind(i++, p.os).bind(i++, p.host).bind(i++, (int64_t)getpid()).bind(i++, (int64_t)r.threads);
+    ins.bind(i++, (int64_t)r.seed).bind(i++, r.device).bind(i++, r.data_root).bind(i++, r.command_line);
+    ins.run();
+    run_id = db_.last_insert_rowid();
+    Stmt cfg(db_, R"SQL(INSERT INTO configurations (run_id, plan_index, label, method, method_kind, params, model_name,
+        model_path, model_sha256, model_storage, task, task_options, dataset_files, protocol, protocol_version,
+        protocol_params, build_id, identity, comparison_key, status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'))SQL");
+    for (const auto& c : configs) {
+      int k = 1;
+      cfg.bind(k++, run_id).bind(k++, c.plan_index).bind(k++, c.label).bind(k++, c.method).bind(k++, c.method_kind);
+      cfg.bind(k++, c.params).bind(k++, c.model_name.empty() ? std::nullopt : std::optional<std::string>(c.model_name));
+      cfg.bind(k++, c.model_path).bind(k++, c.model_sha256).bind(k++, c.model_storage).bind(k++, c.task);
+      cfg.bind(k++, c.task_options).bind(k++, c.dataset_files).bind(k++, c.protocol).bind(k++, c.protocol_version);
+      cfg.bind(k++, c.protocol_params).bind(k++, c.build_id).bind(k++, c.identity).bind(k++, c.comparison_key);
+      cfg.run();
+    }
+  });
+  return run_id;
+}
+
+namespace {
+std::optional<StoredRun> read_run(Db& db, const std::string& where, const std::string& arg_text, int64_t arg_int) {
+  Stmt st(db, "SELECT id, suite_name, suite_sha256, status, build_id FROM runs WHERE " + where + " ORDER BY id DESC LIMIT 1");
+  if (!arg_text.empty()) st.bind(1, arg_text); else st.bind(1, arg_int);
+  if (!st.step()) return std::nullopt;
+  return StoredRun{st.col_int(0), st.col_text(1), st.col_text(2), st.col_text(3), st.col_text(4)};
+}
+}  // namespace
+
+std::optional<StoredRun> Store::latest_run_of_suite(const std::string& suite_sha256) {
+  return read_run(db_, "suite_sha256 = ?", suite_sha256, 0);
+}
+
+std::optional<StoredRun> Store::find_run(int64_t run_id) { return read_run(db_, "id = ?", "", run_id); }
+
+void Store::reopen_run(int64_t run_id) {
+  db_.write_transaction([&] {
+    Stmt st(db_, "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, host = ? WHERE id = ?");
+    st.bind(1, (int64_t)getpid()).bind(2, host_name()).bind(3, run_id).run();
+  });
+}
+
+std::vector<StoredConfiguration> Store::configurations(int64_t run_id) {
+  Stmt st(db_, "SELECT id, plan_index, label, identity, status, COALESCE(error, '') FROM configurations "
+               "WHERE run_id = ? ORDER BY plan_index");
+  st.bind(1, run_id);
+  std::vector<StoredConfiguration> out;
+  while (st.step())
+    out.push_back(StoredConfiguration{st.col_int(0), st.col_int(1), st.col_text(2), st.col_text(3), st.col_text(4), st.col_text(5)});
+  return out;
+}
+
+void Store::start_configuration(int64_t config_id) {
+  db_.write_transaction([&] {
+    Stmt st(db_, R"SQL(UPDATE configurations SET status = 'running', started_at = ?, ended_at = NULL,
+        exec_order = (SELECT COALESCE(MAX(exec_order), 0) + 1 FROM configurations
+                      WHERE run_id = (SELECT run_id FROM configurations WHERE id = ?))
+        WHERE id = ?)SQL");
+    st.bind(1, utc_now()).bind(2, config_id).bind(3, config_id).run();
+  });
+}
+
+namespace {
+void clear_results(Db& db, int64_t config_id) {
+  for (const char* table : {"results", "summaries", "items"}) {
+    Stmt st(db, std::string("DELETE FROM ") + table + " WHERE configuration_id = ?");
+    st.bind(1, config_id).run();
+  }
+}
+}  // namespace
+
+void Store::complete_configuration(int64_t config_id, const ConfigurationResults& res, double wall_s) {
+  db_.write_transaction([&] {
+    clear_results(db_, config_id);
+    std::string protocol;
+    int64_t protocol_version = 0;
+    {
+      Stmt st(db_, "SELECT protocol, protocol_version FROM configurations WHERE id = ?");
+      st.bind(1, config_id);
+      if (!st.step()) throw std::runtime_error(fmt::format("configuration {} does not exist", config_id));
+      protocol = st.col_text(0);
+      protocol_version = st.col_int(1);
+    }
+    Stmt ins(db_, "INSERT INTO results (configuration_id, metric, labels, value, unit, repetition, protocol, "
+                  "protocol_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    // Repetitions of each (metric, labels), in first-reported order, for the summaries.
+    std::map<std::pair<std::string, std::string>, std::pair<std::string, std::vector<double>>> reps;
+    for (const auto& m : res.metrics) {
+      std::string labels = m.labels.dump();
+      ins.bind(1, config_id).bind(2, m.name).bind(3, labels).bind(4, m.value).bind(5, m.unit);
+      ins.bind(6, (int64_t)m.rep).bind(7, protocol).bind(8, protocol_version).run();
+      auto& r = reps[{m.name, labels}];
+      r.first = m.unit;
+      r.second.push_back(m.value);
+    }
+    Stmt sum(db_, "INSERT INTO summaries (configuration_id, metric, labels, unit, n, median, min, max, p90, mean, "
+                  "stddev, cv) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& [key, r] : reps) {
+      if (r.second.size() < 2) continue;
+      Summary s = summarize(r.second);
+      sum.bind(1, config_id).bind(2, key.first).bind(3, key.second).bind(4, r.first).bind(5, (int64_t)s.n);
+      sum.bind(6, s.median).bind(7, s.min).bind(8, s.max).bind(9, s.p90).bind(10, s.mean).bind(11, s.stddev);
+      sum.bind(12, s.cv).run();
+    }
+    Stmt item(db_, "INSERT INTO items (configuration_id, key, score, detail) VALUES (?, ?, ?, ?)");
+    for (const auto& it : res.items) item.bind(1, config_id).bind(2, it.key).bind(3, it.score).bind(4, it.detail.dump()).run();
+    Stmt done(db_, "UPDATE configurations SET status = 'complete', error = NULL, ended_at = ?, wall_s = ? WHERE id = ?");
+    done.bind(1, utc_now()).bind(2, wall_s).bind(3, config_id).run();
+  });
+}
+
+void Store::fail_configuration(int64_t config_id, const std::string& error, double wall_s) {
+  db_.write_transaction([&] {
+    clear_results(db_, config_id);
+    Stmt st(db_, "UPDATE configurations SET status = 'failed', error = ?, ended_at = ?, wall_s = ? WHERE id = ?");
+    st.bind(1, error).bind(2, utc_now()).bind(3, wall_s).bind(4, config_id).run();
+  });
+}
+
+std::string Store::finish_run(int64_t run_id) {
+  std::string status;
+  db_.write_transaction([&] {
+    Stmt count(db_, "SELECT COUNT(*) FROM configurations WHERE run_id = ? AND status != 'complete'");
+    count.bind(1, run_id);
+    count.step();
+    status = count.col_int(0) == 0 ? "complete" : "failed";
+    Stmt st(db_, "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?");
+    st.bind(1, status).bind(2, utc_now()).bind(3, run_id).run();
+  });
+  return status;
+}
+
+json Store::list_runs() {
+  json runs = query_rows(db_, R"SQL(SELECT r.id, r.suite_name, r.started_at, r.ended_at, r.status, r.git_commit,
+      r.git_dirty, r.host, r.pid, r.threads,
+      (SELECT COUNT(*) FROM configurations c WHERE c.run_id = r.id) AS configurations,
+      (SELECT COUNT(*) FROM configurations c WHERE c.run_id = r.id AND c.status = 'complete') AS complete,
+      (SELECT COUNT(*) FROM configurations c WHERE c.run_id = r.id AND c.status = 'failed') AS failed
+      FROM runs r ORDER BY r.id DESC)SQL", 0);
+  // A 'running' run whose process is gone (on this host) was interrupted: say so rather than "running".
+  const std::string here = host_name();
+  for (auto& r : runs) {
+    if (r["status"] == "running" && r["host"] == here && r["pid"].is_number_integer() &&
+        kill((pid_t)r["pid"].get<long long>(), 0) != 0 && errno == ESRCH)
+      r["status"] = "interrupted";
+  }
+  return runs;
+}
+
+json Store::load_run(int64_t run_id, bool with_items) {
+  json runs = query_rows(db_, "SELECT * FROM runs WHERE id = ?", run_id);
+  if (runs.empty()) throw InputError(db_.path(), "", fmt::format("no run with id {}; expected one of `bench list runs`", run_id));
+  json doc = {{"run", runs[0]}, {"configurations", json::array()}};
+  json configs = query_rows(db_, "SELECT * FROM configurations WHERE run_id = ? ORDER BY plan_index", run_id);
+  // One query per table for the whole run, distributed to configurations by id.
+  std::map<long long, size_t> index;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    index[configs[i]["id"].get<long long>()] = i;
+    configs[i]["results"] = json::array();
+    configs[i]["summaries"] = json::array();
+    configs[i]["items"] = json::array();
+  }
+  auto distribute = [&](const std::string& table, const std::string& order) {
+    json rows = query_rows(db_, "SELECT t.* FROM " + table + " t JOIN configurations c ON c.id = t.configuration_id "
+                                "WHERE c.run_id = ? ORDER BY " + order, run_id);
+    for (auto& row : rows) {
+      long long cid = row["configuration_id"].get<long long>();
+      row.erase("configuration_id");
+      configs[index.at(cid)][table].push_back(std::move(row));
+    }
+  };
+  distribute("results", "t.id");
+  distribute("summaries", "t.metric, t.labels");
+  if (with_items) distribute("items", "t.rowid");
+  doc["configurations"] = std::move(configs);
+  return doc;
+}
+
+}  // namespace bp
