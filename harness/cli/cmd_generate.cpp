@@ -10,6 +10,7 @@
 #include "harness/core/model_registry.h"
 #include "harness/core/param_cli.h"
 #include "harness/core/registry.h"
+#include "harness/core/session_factory.h"
 #include "harness/runtime/model.h"
 
 namespace bp::cli {
@@ -17,7 +18,7 @@ namespace {
 
 const char* kUsage =
     "usage: bench generate --model NAME|PATH --prompt TEXT [-n TOKENS] [--method NAME] [--param K=V ...]\n"
-    "                      [--threads N] [--storage f32|f16] [--chat]\n"
+    "                      [--threads N] [--storage f32|f16] [--device cpu|cuda] [--chat]\n"
     "Prints the greedy continuation of TEXT and the prefill and decode speed. --method selects a KV-cache method\n"
     "(default fp16, see `bench list methods`), --param sets its parameters. --chat wraps the prompt in the model's\n"
     "ChatML turn markers (SmolLM2-Instruct style).\n";
@@ -28,7 +29,7 @@ std::string resolve_model(const std::string& m) {
 }
 
 int cmd_generate(const std::vector<std::string>& args) {
-  std::string model, prompt, method = "fp16", storage = "f32";
+  std::string model, prompt, method = "fp16", storage = "f32", device = "cpu";
   std::vector<std::string> params;
   int n = 64, threads = 2;
   bool chat = false;
@@ -48,6 +49,7 @@ int cmd_generate(const std::vector<std::string>& args) {
     else if (a == "--param") params.push_back(value());
     else if (a == "--threads") threads = std::stoi(value());
     else if (a == "--storage") storage = value();
+    else if (a == "--device") device = value();
     else if (a == "--chat") chat = true;
     else {
       std::fprintf(stderr, "bench generate: unknown argument '%s'\n%s", a.c_str(), kUsage);
@@ -61,7 +63,6 @@ int cmd_generate(const std::vector<std::string>& args) {
   if (storage != "f32" && storage != "f16") throw InputError("", "--storage", "expected f32 or f16, got " + storage);
   const MethodInfo* info = MethodRegistry::find(method);
   if (!info) throw InputError("", "--method", "unknown method \"" + method + "\" (see `bench list methods`)");
-  if (!info->make_kv_cache) throw InputError("", "--method", "\"" + method + "\" is not a KV-cache method");
   Params p(info->schema.canonicalize(parse_param_assignments(info->schema, params, "--param"), "--param", ""));
   if (info->validate) info->validate(p, "--param", "");
 
@@ -72,8 +73,10 @@ int cmd_generate(const std::vector<std::string>& args) {
   auto m = rt::Model::load(resolve_model(model), lo);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  MethodContext ctx{m->kv_geometry(threads), &m->config(), 0};
-  rt::Session s(*m, info->make_kv_cache(ctx, p), threads);
+  if (device != "cpu" && device != "cuda") throw InputError("", "--device", "expected cpu or cuda, got " + device);
+  SessionFactory factory(rt::parse_device(device), threads, 0, "--device");
+  std::unique_ptr<rt::Session> session = factory.make(*m, *info, p);
+  rt::Session& s = *session;
   const std::string text = chat ? "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n" : prompt;
   std::vector<int32_t> ids = m->tokenizer().encode(text, true, /*parse_special=*/chat);
 
@@ -89,11 +92,11 @@ int cmd_generate(const std::vector<std::string>& args) {
 
   std::printf("%s%s\n", prompt.c_str(), m->tokenizer().decode(out).c_str());
   std::fprintf(stderr,
-               "\n[%s, %s weights, method %s %s, %d threads] load %.2f s | prompt %zu tokens: %.1f tok/s | "
+               "\n[%s, %s weights, method %s %s, %s, %d threads] load %.2f s | prompt %zu tokens: %.1f tok/s | "
                "generated %zu tokens: %.1f tok/s | KV cache %zu bytes\n",
                m->file_info().path.c_str(), m->weight_format().c_str(), method.c_str(), p.canonical_text().c_str(),
-               threads, load_s, ids.size(), ids.size() / prefill_s, out.size(),
-               out.size() > 1 ? (out.size() - 1) / decode_s : 0.0, s.cache().bytes().total());
+               s.device_name().c_str(), threads, load_s, ids.size(), ids.size() / prefill_s, out.size(),
+               out.size() > 1 ? (out.size() - 1) / decode_s : 0.0, s.kv_bytes().total());
   return 0;
 }
 

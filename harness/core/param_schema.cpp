@@ -178,6 +178,8 @@ json ParamSchema::canonicalize(const json& given, const std::string& file, const
       if (!s) {
         std::vector<std::string> names;
         for (const auto& sp : specs_) names.push_back(sp.name);
+        if (names.empty())
+          throw InputError(file, ptr, fmt::format("unknown parameter \"{}\"; expected none (there are no parameters)", it.key()));
         throw InputError(file, ptr,
                          fmt::format("unknown parameter \"{}\"; expected one of [{}]", it.key(), join_strings(names)));
       }

@@ -4,9 +4,15 @@
 #include <map>
 #include <regex>
 
+#include <fmt/format.h>
+
 #include "harness/core/error.h"
 
 namespace bp {
+
+namespace {
+std::string model_key(const ModelSpec& m) { return fmt::format("{}|{}", m.path, m.storage_name()); }
+}  // namespace
 
 std::vector<Configuration> expand_plan(const Suite& suite) {
   std::vector<Configuration> plan;
@@ -39,8 +45,8 @@ std::vector<Configuration> filter_plan(const std::vector<Configuration>& plan, c
 }
 
 std::string model_instance_key(const Configuration& c) {
-  std::string key = c.model->path + "|" + c.model->storage_name();
-  if (c.transforms_weights()) key += "|" + c.method->label();
+  std::string key = model_key(*c.model);
+  if (c.transforms_weights()) key.append("|").append(c.method->label());
   return key;
 }
 
@@ -48,13 +54,13 @@ std::vector<Configuration> order_for_loading(const std::vector<Configuration>& p
   // Rank of each model and of each weight-transformed instance by first appearance in the plan.
   std::map<std::string, size_t> model_rank, instance_rank;
   for (const auto& c : plan) {
-    model_rank.emplace(c.model->path + "|" + c.model->storage_name(), model_rank.size());
+    model_rank.emplace(model_key(*c.model), model_rank.size());
     if (c.transforms_weights()) instance_rank.emplace(model_instance_key(c), instance_rank.size() + 1);
   }
   std::vector<Configuration> out = plan;
   std::stable_sort(out.begin(), out.end(), [&](const Configuration& a, const Configuration& b) {
-    size_t ma = model_rank.at(a.model->path + "|" + a.model->storage_name());
-    size_t mb = model_rank.at(b.model->path + "|" + b.model->storage_name());
+    size_t ma = model_rank.at(model_key(*a.model));
+    size_t mb = model_rank.at(model_key(*b.model));
     if (ma != mb) return ma < mb;
     size_t ia = a.transforms_weights() ? instance_rank.at(model_instance_key(a)) : 0;
     size_t ib = b.transforms_weights() ? instance_rank.at(model_instance_key(b)) : 0;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/core/param_schema.h"
+#include "harness/runtime/device_session.h"
 #include "harness/runtime/kv_cache.h"
 #include "harness/runtime/linear_op.h"
 #include "harness/runtime/token_selector.h"
@@ -30,6 +31,7 @@ struct MethodContext {
   rt::KvGeometry geometry;   // layers, heads, head_dim, rope, threads
   const rt::ModelConfig* config = nullptr;
   uint64_t seed = 0;         // for methods with random choices (probe tokens, ...): results are deterministic per seed
+  rt::DeviceGeometry device_geometry;  // for make_device_kv_cache (device runs only)
 };
 
 struct MethodInfo {
@@ -46,6 +48,8 @@ struct MethodInfo {
   std::function<std::unique_ptr<rt::KvCache>(const MethodContext&, const Params&)> make_kv_cache;
   std::function<std::unique_ptr<rt::WeightTransform>(const MethodContext&, const Params&)> make_weight_transform;
   std::function<std::unique_ptr<rt::TokenSelector>(const MethodContext&, const Params&)> make_token_selector;
+  // The method's cache on a device (CUDA builds; harness/runtime/cuda). Unset: the method runs on the CPU only.
+  std::function<std::unique_ptr<rt::DeviceKvCache>(const MethodContext&, const Params&)> make_device_kv_cache;
 };
 
 class MethodRegistry {

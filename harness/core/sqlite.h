@@ -59,10 +59,20 @@ class Stmt {
   Stmt& bind(int i, double v);   // NaN and infinities bind as NULL (SQLite has no NaN)
   Stmt& bind(int i, const std::string& v);
   Stmt& bind(int i, const char* v) { return bind(i, std::string(v)); }
+  Stmt& bind(int i, bool v) { return bind(i, (int64_t)v); }
+  Stmt& bind(int i, std::nullopt_t) { return bind_null(i); }
   Stmt& bind_null(int i);
   template <typename T>
   Stmt& bind(int i, const std::optional<T>& v) {
     return v ? bind(i, *v) : bind_null(i);
+  }
+
+  // Binds all parameters in order, from index 1.
+  template <typename... A>
+  Stmt& bind_all(const A&... args) {
+    int i = 1;
+    (bind(i++, args), ...);
+    return *this;
   }
 
   // Advances; true while a row is available.

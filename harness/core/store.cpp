@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -108,16 +110,11 @@ int64_t Store::begin_run(const NewRun& r, const std::vector<NewConfiguration>& c
         gpu_model, gpu_driver, cuda_version, os, host, pid, threads, seed, device, data_root, command_line)
         VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))SQL");
     const Provenance& p = r.provenance;
-    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-    int i = 1;
-    ins.bind(i++, r.suite_name).bind(i++, r.suite_path).bind(i++, r.suite_sha256).bind(i++, r.suite_text);
-    ins.bind(i++, utc_now()).bind(i++, p.git_commit);
-    if (p.git_dirty) ins.bind(i++, (int64_t)*p.git_dirty); else ins.bind_null(i++);
-    ins.bind(i++, p.compiler).bind(i++, p.build_type).bind(i++, p.build_flags).bind(i++, p.build_id);
-    ins.bind(i++, p.bench_version).bind(i++, p.cpu_model).bind(i++, (int64_t)p.cpu_cores);
-    ins.bind(i++, opt(p.gpu_model)).bind(i++, opt(p.gpu_driver)).bind(i++, opt(p.cuda_version));
-    ins.bind(i++, p.os).bind(i++, p.host).bind(i++, (int64_t)getpid()).bind(i++, (int64_t)r.threads);
-    ins.bind(i++, (int64_t)r.seed).bind(i++, r.device).bind(i++, r.data_root).bind(i++, r.command_line);
+    auto opt = [](const std::string& v) { return v.empty() ? std::nullopt : std::optional<std::string>(v); };
+    ins.bind_all(r.suite_name, r.suite_path, r.suite_sha256, r.suite_text, utc_now(), p.git_commit, p.git_dirty,
+                 p.compiler, p.build_type, p.build_flags, p.build_id, p.bench_version, p.cpu_model,
+                 (int64_t)p.cpu_cores, opt(p.gpu_model), opt(p.gpu_driver), opt(p.cuda_version), p.os, p.host,
+                 (int64_t)getpid(), (int64_t)r.threads, (int64_t)r.seed, r.device, r.data_root, r.command_line);
     ins.run();
     run_id = db_.last_insert_rowid();
     Stmt cfg(db_, R"SQL(INSERT INTO configurations (run_id, plan_index, label, method, method_kind, params, model_name,
@@ -125,12 +122,10 @@ int64_t Store::begin_run(const NewRun& r, const std::vector<NewConfiguration>& c
         protocol_params, build_id, identity, comparison_key, status)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'))SQL");
     for (const auto& c : configs) {
-      int k = 1;
-      cfg.bind(k++, run_id).bind(k++, c.plan_index).bind(k++, c.label).bind(k++, c.method).bind(k++, c.method_kind);
-      cfg.bind(k++, c.params).bind(k++, c.model_name.empty() ? std::nullopt : std::optional<std::string>(c.model_name));
-      cfg.bind(k++, c.model_path).bind(k++, c.model_sha256).bind(k++, c.model_storage).bind(k++, c.task);
-      cfg.bind(k++, c.task_options).bind(k++, c.dataset_files).bind(k++, c.protocol).bind(k++, c.protocol_version);
-      cfg.bind(k++, c.protocol_params).bind(k++, c.build_id).bind(k++, c.identity).bind(k++, c.comparison_key);
+      cfg.bind_all(run_id, c.plan_index, c.label, c.method, c.method_kind, c.params,
+                   c.model_name.empty() ? std::nullopt : std::optional<std::string>(c.model_name), c.model_path,
+                   c.model_sha256, c.model_storage, c.task, c.task_options, c.dataset_files, c.protocol,
+                   c.protocol_version, c.protocol_params, c.build_id, c.identity, c.comparison_key);
       cfg.run();
     }
   });
@@ -155,7 +150,7 @@ std::optional<StoredRun> Store::find_run(int64_t run_id) { return read_run(db_, 
 void Store::reopen_run(int64_t run_id) {
   db_.write_transaction([&] {
     Stmt st(db_, "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, host = ? WHERE id = ?");
-    st.bind(1, (int64_t)getpid()).bind(2, host_name()).bind(3, run_id).run();
+    st.bind_all((int64_t)getpid(), host_name(), run_id).run();
   });
 }
 
@@ -175,7 +170,7 @@ void Store::start_configuration(int64_t config_id) {
         exec_order = (SELECT COALESCE(MAX(exec_order), 0) + 1 FROM configurations
                       WHERE run_id = (SELECT run_id FROM configurations WHERE id = ?))
         WHERE id = ?)SQL");
-    st.bind(1, utc_now()).bind(2, config_id).bind(3, config_id).run();
+    st.bind_all(utc_now(), config_id, config_id).run();
   });
 }
 
@@ -206,8 +201,7 @@ void Store::complete_configuration(int64_t config_id, const ConfigurationResults
     std::map<std::pair<std::string, std::string>, std::pair<std::string, std::vector<double>>> reps;
     for (const auto& m : res.metrics) {
       std::string labels = m.labels.dump();
-      ins.bind(1, config_id).bind(2, m.name).bind(3, labels).bind(4, m.value).bind(5, m.unit);
-      ins.bind(6, (int64_t)m.rep).bind(7, protocol).bind(8, protocol_version).run();
+      ins.bind_all(config_id, m.name, labels, m.value, m.unit, (int64_t)m.rep, protocol, protocol_version).run();
       auto& r = reps[{m.name, labels}];
       r.first = m.unit;
       r.second.push_back(m.value);
@@ -217,14 +211,13 @@ void Store::complete_configuration(int64_t config_id, const ConfigurationResults
     for (const auto& [key, r] : reps) {
       if (r.second.size() < 2) continue;
       Summary s = summarize(r.second);
-      sum.bind(1, config_id).bind(2, key.first).bind(3, key.second).bind(4, r.first).bind(5, (int64_t)s.n);
-      sum.bind(6, s.median).bind(7, s.min).bind(8, s.max).bind(9, s.p90).bind(10, s.mean).bind(11, s.stddev);
-      sum.bind(12, s.cv).run();
+      sum.bind_all(config_id, key.first, key.second, r.first, (int64_t)s.n, s.median, s.min, s.max, s.p90, s.mean,
+                   s.stddev, s.cv).run();
     }
     Stmt item(db_, "INSERT INTO items (configuration_id, key, score, detail) VALUES (?, ?, ?, ?)");
-    for (const auto& it : res.items) item.bind(1, config_id).bind(2, it.key).bind(3, it.score).bind(4, it.detail.dump()).run();
+    for (const auto& it : res.items) item.bind_all(config_id, it.key, it.score, it.detail.dump()).run();
     Stmt done(db_, "UPDATE configurations SET status = 'complete', error = NULL, ended_at = ?, wall_s = ? WHERE id = ?");
-    done.bind(1, utc_now()).bind(2, wall_s).bind(3, config_id).run();
+    done.bind_all(utc_now(), wall_s, config_id).run();
   });
 }
 
@@ -232,7 +225,7 @@ void Store::fail_configuration(int64_t config_id, const std::string& error, doub
   db_.write_transaction([&] {
     clear_results(db_, config_id);
     Stmt st(db_, "UPDATE configurations SET status = 'failed', error = ?, ended_at = ?, wall_s = ? WHERE id = ?");
-    st.bind(1, error).bind(2, utc_now()).bind(3, wall_s).bind(4, config_id).run();
+    st.bind_all(error, utc_now(), wall_s, config_id).run();
   });
 }
 
@@ -244,7 +237,7 @@ std::string Store::finish_run(int64_t run_id) {
     count.step();
     status = count.col_int(0) == 0 ? "complete" : "failed";
     Stmt st(db_, "UPDATE runs SET status = ?, ended_at = ? WHERE id = ?");
-    st.bind(1, status).bind(2, utc_now()).bind(3, run_id).run();
+    st.bind_all(status, utc_now(), run_id).run();
   });
   return status;
 }

@@ -54,8 +54,14 @@ std::string require_string(const json& v, const std::string& file, const std::st
 
 long long require_int(const json& v, long long lo, long long hi, const std::string& file, const std::string& ptr,
                       const std::string& expectation) {
-  bool ok = v.is_number_integer() && (v.is_number_unsigned() ? v.get<unsigned long long>() <= (unsigned long long)hi
-                                                             : v.get<long long>() >= lo && v.get<long long>() <= hi);
+  // nlohmann stores non-negative integers as unsigned: compare those without converting (they may exceed long long).
+  bool ok = false;
+  if (v.is_number_unsigned()) {
+    unsigned long long u = v.get<unsigned long long>();
+    ok = (lo <= 0 || u >= (unsigned long long)lo) && u <= (unsigned long long)hi;
+  } else if (v.is_number_integer()) {
+    ok = v.get<long long>() >= lo && v.get<long long>() <= hi;
+  }
   if (!ok) throw InputError(file, ptr, fmt::format("expected {}, got {}", expectation, got(v)));
   return v.get<long long>();
 }
@@ -185,8 +191,9 @@ std::vector<std::pair<Params, json>> expand_entry(const EntryShape& e, const Par
     const ParamSpec* spec = schema.find(it.key());
     if (!spec)
       throw InputError(file, kp,
-                       fmt::format("cannot sweep \"{}\": not a {} of \"{}\"; expected one of {}", it.key(), what,
-                                   e.name, quoted_list(names)));
+                       names.empty() ? fmt::format("cannot sweep \"{}\": \"{}\" has no {}s", it.key(), e.name, what)
+                                     : fmt::format("cannot sweep \"{}\": not a {} of \"{}\"; expected one of {}",
+                                                   it.key(), what, e.name, quoted_list(names)));
     for (size_t j = 0; j < it.value().size(); ++j) schema.check_value(*spec, it.value()[j], file, json_pointer_append(kp, j));
   }
   std::vector<json> points{json::object()};
@@ -352,6 +359,16 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
                        fmt::format("duplicate configuration: {} is already given by {}; expected distinct entries", what,
                                    it->second));
   };
+  // Methods before tasks: their errors then do not depend on which tasks this build registers.
+  for (const auto& e : method_entries) {
+    const MethodInfo* info = MethodRegistry::find(e.name);
+    if (!info) throw InputError(file, json_pointer_append(e.pointer, "method"), unknown_name_message("method", e.name, MethodRegistry::all()));
+    for (auto& [params, chosen] : expand_entry(e, info->schema, file, "parameter", info->validate)) {
+      check_duplicate("method " + info->name + params.canonical_text(), e.pointer,
+                      fmt::format("method \"{}\" with parameters {}", info->name, params.canonical_text()));
+      s.methods.push_back(MethodVariant{info, std::move(params), std::move(chosen), e.pointer});
+    }
+  }
   for (const auto& e : task_entries) {
     const TaskInfo* info = TaskRegistry::find(e.name);
     if (!info) {
@@ -366,16 +383,6 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
       s.tasks.push_back(TaskVariant{info, std::move(params), std::move(chosen), e.pointer});
     }
   }
-  for (const auto& e : method_entries) {
-    const MethodInfo* info = MethodRegistry::find(e.name);
-    if (!info) throw InputError(file, json_pointer_append(e.pointer, "method"), unknown_name_message("method", e.name, MethodRegistry::all()));
-    for (auto& [params, chosen] : expand_entry(e, info->schema, file, "parameter", info->validate)) {
-      check_duplicate("method " + info->name + params.canonical_text(), e.pointer,
-                      fmt::format("method \"{}\" with parameters {}", info->name, params.canonical_text()));
-      s.methods.push_back(MethodVariant{info, std::move(params), std::move(chosen), e.pointer});
-    }
-  }
-
   // ---- metrics: each must be reported by one of the suite's tasks ------------------------------------------------
   std::vector<std::string> reported;
   for (const auto& t : s.tasks)

@@ -6,24 +6,10 @@
 
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_f32.h"
+#include "kernels/cpu/fp16_convert.h"
+#include "kernels/cpu/packed_attention.h"
 
 namespace bp::rt {
-
-namespace {
-constexpr int64_t kBlock = 256;  // tokens converted from F16 at a time (stays in L1/L2; no whole-cache F32 copy)
-
-inline uint16_t to_half(float f) {
-  _Float16 h = (_Float16)f;
-  uint16_t b;
-  std::memcpy(&b, &h, 2);
-  return b;
-}
-inline float from_half(uint16_t b) {
-  _Float16 h;
-  std::memcpy(&h, &b, 2);
-  return (float)h;
-}
-}  // namespace
 
 DenseKvCache::DenseKvCache(const KvGeometry& g, DenseKvType type)
     : KvCacheBase(g), type_(type), len_(g.n_layers, 0), k_((size_t)g.n_layers * g.n_kv_heads),
@@ -47,43 +33,47 @@ const float* DenseKvCache::rows_f32(const std::vector<uint8_t>& buf, int64_t t0,
   const int D = g_.head_dim;
   if (type_ == DenseKvType::F32) return reinterpret_cast<const float*>(buf.data()) + t0 * D;
   tmp.resize((size_t)(t1 - t0) * D);
-  const uint16_t* src = reinterpret_cast<const uint16_t*>(buf.data()) + t0 * D;
-  for (size_t i = 0; i < tmp.size(); ++i) tmp[i] = from_half(src[i]);
+  kern::f16_to_f32_array(reinterpret_cast<const uint16_t*>(buf.data()) + t0 * D, tmp.data(), tmp.size());
   return tmp.data();
 }
 
 void DenseKvCache::attend_stored(int layer, int kv_head, const float* q, int m, float* max, float* sum,
                                  float* acc) const {
   const int D = g_.head_dim;
-  const int64_t T = len_[layer];
+  const int T = (int)len_[layer];
   const auto& kb = kbuf(layer, kv_head);
   const auto& vb = vbuf(layer, kv_head);
-  std::vector<float> kt, vt, bm(m), bs(m), ba((size_t)m * D);
-  for (int i = 0; i < m; ++i) {
-    max[i] = -INFINITY;
-    sum[i] = 0.0f;
-  }
-  std::fill(acc, acc + (size_t)m * D, 0.0f);
-  const int64_t step = type_ == DenseKvType::F32 ? T : kBlock;
-  for (int64_t t0 = 0; t0 < T; t0 += step) {
-    const int64_t t1 = std::min(T, t0 + step);
-    kern::AttnF32Args a;
+  if (type_ == DenseKvType::F16) {
+    // Reads the FP16 rows directly (no F32 copy of the cache).
+    kern::AttnF16Args a;
     a.q = q;
     a.q_stride = D;
     a.m = m;
-    a.k = rows_f32(kb, t0, t1, kt);
-    a.v = rows_f32(vb, t0, t1, vt);
+    a.k = reinterpret_cast<const uint16_t*>(kb.data());
+    a.v = reinterpret_cast<const uint16_t*>(vb.data());
     a.kv_stride = D;
-    a.T = (int)(t1 - t0);
+    a.T = T;
     a.head_dim = D;
-    a.causal_offset = a.T;  // every stored token is visible
-    a.out_max = bm.data();
-    a.out_sum = bs.data();
-    a.out_acc = ba.data();
-    kern::attention_partial_f32(a);
-    for (int i = 0; i < m; ++i)
-      kern::merge_partial_row(max[i], sum[i], acc + (size_t)i * D, bm[i], bs[i], ba.data() + (size_t)i * D, D);
+    a.out_max = max;
+    a.out_sum = sum;
+    a.out_acc = acc;
+    kern::attention_partial_f16(a);
+    return;
   }
+  kern::AttnF32Args a;
+  a.q = q;
+  a.q_stride = D;
+  a.m = m;
+  a.k = reinterpret_cast<const float*>(kb.data());
+  a.v = reinterpret_cast<const float*>(vb.data());
+  a.kv_stride = D;
+  a.T = T;
+  a.head_dim = D;
+  a.causal_offset = T;  // every stored token is visible
+  a.out_max = max;
+  a.out_sum = sum;
+  a.out_acc = acc;
+  kern::attention_partial_f32(a);
 }
 
 void DenseKvCache::score_stored(int layer, int kv_head, const float* q, int m, float* scores) const {
@@ -114,12 +104,8 @@ void DenseKvCache::store(const StoreBatch& s) {
         std::memcpy(kb.data() + old + (size_t)i * D * 4, k, D * 4);
         std::memcpy(vb.data() + old + (size_t)i * D * 4, v, D * 4);
       } else {
-        uint16_t* kd = reinterpret_cast<uint16_t*>(kb.data() + old) + (size_t)i * D;
-        uint16_t* vd = reinterpret_cast<uint16_t*>(vb.data() + old) + (size_t)i * D;
-        for (int d = 0; d < D; ++d) {
-          kd[d] = to_half(k[d]);
-          vd[d] = to_half(v[d]);
-        }
+        kern::f32_to_f16_array(k, reinterpret_cast<uint16_t*>(kb.data() + old) + (size_t)i * D, D);
+        kern::f32_to_f16_array(v, reinterpret_cast<uint16_t*>(vb.data() + old) + (size_t)i * D, D);
       }
     }
   }

@@ -10,6 +10,7 @@
 #include "harness/core/error.h"
 #include "harness/runtime/dense_kv_cache.h"
 #include "harness/runtime/dense_linear.h"
+#include "kernels/common/fp16.h"
 #include "kernels/cpu/activations.h"
 
 namespace bp::rt {
@@ -91,7 +92,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   }
   if (storage == kern::PackedType::F16) {
     // Round the embedding table too, so every weight the model reads is F16.
-    for (float& x : m->tok_embd_) x = (float)(_Float16)x;
+    for (float& x : m->tok_embd_) x = kern::f16_to_f32(kern::f32_to_f16(x));
   }
 
   m->layers_.resize(c.n_layers);
@@ -134,6 +135,14 @@ size_t Model::weight_bytes() const {
   }
   return b;
 }
+
+const LinearOp& Model::linear(const LinearSite& site) const {
+  if (site.kind == LinearKind::Output) return *output_;
+  if (site.layer < 0 || site.layer >= cfg_.n_layers) throw std::out_of_range("Model::linear: bad layer");
+  return *layers_[site.layer]->site(site.kind);
+}
+const std::vector<float>& Model::attn_norm(int layer) const { return layers_.at(layer)->attn_norm; }
+const std::vector<float>& Model::ffn_norm(int layer) const { return layers_.at(layer)->ffn_norm; }
 
 std::string Model::weight_format() const { return layers_.empty() ? "?" : layers_[0]->q->format(); }
 
@@ -210,10 +219,29 @@ Session::Session(const Model& m, std::unique_ptr<KvCache> cache, int threads, To
   if (!cache_) throw std::invalid_argument("Session needs a KV cache");
 }
 
+Session::Session(const Model& m, std::unique_ptr<DeviceSession> device, int threads)
+    : model_(m), device_(std::move(device)), selector_(nullptr), threads_(std::max(1, threads)),
+      scratch_(std::make_unique<Scratch>()) {
+  if (!device_) throw std::invalid_argument("Session needs a device session");
+}
+
 Session::~Session() = default;
 
+KvCache& Session::cache() {
+  if (!cache_) throw std::logic_error("Session::cache(): the session runs on " + device_name());
+  return *cache_;
+}
+const KvCache& Session::cache() const {
+  if (!cache_) throw std::logic_error("Session::cache(): the session runs on " + device_name());
+  return *cache_;
+}
+KvBytes Session::kv_bytes() const { return device_ ? device_->kv_bytes() : cache_->bytes(); }
+nlohmann::json Session::kv_stats() const { return device_ ? device_->kv_stats() : cache_->stats(); }
+std::string Session::device_name() const { return device_ ? device_->device_name() : "cpu"; }
+
 void Session::reset() {
-  cache_->reset();
+  if (device_) device_->reset();
+  else cache_->reset();
   n_past_ = 0;
 }
 
@@ -235,7 +263,12 @@ const float* Session::run(std::span<const int32_t> tokens, Phase phase, Logits w
     if (t < 0 || t >= V) throw std::invalid_argument("Session: token id " + std::to_string(t) + " outside vocabulary");
   const int rows = which == Logits::All ? n : which == Logits::Last ? 1 : 0;
   logits_.resize((size_t)rows * V);
-  model_.forward(*this, tokens.data(), n, phase, which, rows ? logits_.data() : nullptr, nullptr);
+  if (device_) {
+    device_->run(tokens, n_past_, phase, which, logits_);
+    n_past_ += n;
+  } else {
+    model_.forward(*this, tokens.data(), n, phase, which, rows ? logits_.data() : nullptr, nullptr);
+  }
   return rows ? logits_.data() : nullptr;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/runtime/device_session.h"
 #include "harness/runtime/io/model_file.h"
 #include "harness/runtime/kv_cache.h"
 #include "harness/runtime/linear_op.h"
@@ -54,6 +55,13 @@ class Model {
   // Runs the model once over `tokens` (positions 0..n-1, fresh state) and records each linear site's inputs.
   CalibrationData calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site) const;
 
+  // Read access to the weights, for other backends (harness/runtime/cuda uploads them).
+  const LinearOp& linear(const LinearSite& site) const;
+  const std::vector<float>& attn_norm(int layer) const;
+  const std::vector<float>& ffn_norm(int layer) const;
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<float>& token_embeddings() const { return tok_embd_; }  // [vocab][d_model]
+
  private:
   friend class Session;
   Model() = default;
@@ -76,6 +84,8 @@ class Model {
 class Session {
  public:
   Session(const Model& m, std::unique_ptr<KvCache> cache, int threads, TokenSelector* selector = nullptr);
+  // A session whose forward pass runs on another device (harness/runtime/cuda).
+  Session(const Model& m, std::unique_ptr<DeviceSession> device, int threads);
   ~Session();
 
   // Processes tokens at positions n_past()..n_past()+n-1 as a prefill (one batched call) and returns the logits
@@ -86,8 +96,16 @@ class Session {
   const float* decode(std::span<const int32_t> tokens, Logits which = Logits::Last);
 
   int64_t n_past() const { return n_past_; }
-  KvCache& cache() { return *cache_; }
-  const KvCache& cache() const { return *cache_; }
+  // The CPU KV cache (throws std::logic_error for a device session: use kv_bytes()/kv_stats()).
+  KvCache& cache();
+  const KvCache& cache() const;
+  // What the cache holds right now, on whichever device runs the session.
+  KvBytes kv_bytes() const;
+  nlohmann::json kv_stats() const;
+  // "cpu" or the device's name.
+  std::string device_name() const;
+  bool on_device() const { return device_ != nullptr; }
+  DeviceSession* device_session() const { return device_.get(); }
   const Model& model() const { return model_; }
   int threads() const { return threads_; }
   // Empties the cache and restarts at position 0.
@@ -100,6 +118,7 @@ class Session {
   const float* run(std::span<const int32_t> tokens, Phase phase, Logits which);
   const Model& model_;
   std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<DeviceSession> device_;
   TokenSelector* selector_;
   int threads_;
   int64_t n_past_ = 0;

@@ -5,7 +5,7 @@
 //   f32 -> f16: round to nearest, ties to even; overflow (|x| >= 65520) -> ±inf; NaN stays NaN (quiet bit set,
 //               top payload bits kept), subnormal halves produced exactly. This is what F16C / AVX-512
 //               VCVTPS2PH with _MM_FROUND_TO_NEAREST_INT and CUDA __float2half_rn compute, so every path agrees.
-//   f16 -> f32: exact (every half is a float).
+//   f16 -> f32: exact (every half is a float); a signaling NaN comes back quiet (as VCVTPH2PS does).
 #include <cstdint>
 #include <cstring>
 
@@ -65,7 +65,7 @@ BP_HD float f16_to_f32_soft(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   const uint32_t e = (h >> 10) & 0x1Fu;
   const uint32_t m = h & 0x3FFu;
-  if (e == 0x1F) return f32_from_bits(sign | 0x7F800000u | (m << 13));
+  if (e == 0x1F) return f32_from_bits(sign | 0x7F800000u | (m << 13) | (m ? 0x400000u : 0u));  // NaN quieted as F16C does
   if (e != 0) return f32_from_bits(sign | ((e + 112u) << 23) | (m << 13));
   // zero or subnormal: m * 2^-24 is exact in float arithmetic
   const float v = (float)m * 5.9604644775390625e-08f;

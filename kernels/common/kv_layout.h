@@ -133,6 +133,18 @@ inline const char* kv_layout_error(const KvLayout& L) {
   return nullptr;
 }
 
+// nullptr when tokens [t_begin, t_begin + n) may be quantized into a store of `tokens` tokens, else the reason
+// (kernels/cpu/kv_quant.h: per-channel layouts are quantized in whole token groups).
+inline const char* kv_range_error(const KvLayout& L, int64_t tokens, int64_t t_begin, int64_t n) {
+  if (t_begin < 0 || n < 0 || t_begin + n > tokens) return "token range outside the store";
+  if (L.axis != KvAxis::PerChannel || n == 0) return nullptr;
+  const int G = kv_group(L);
+  if (G == 0) return (t_begin != 0 || n != tokens) ? "a per-channel layout with group 0 is quantized whole" : nullptr;
+  if (t_begin % G != 0 || ((t_begin + n) % G != 0 && t_begin + n != tokens))
+    return "per-channel ranges must cover whole token groups";
+  return nullptr;
+}
+
 inline KvStoreBytes kv_store_bytes(const KvLayout& L, int64_t tokens) {
   KvStoreBytes b;
   if (tokens <= 0) return b;

@@ -91,6 +91,16 @@ BP_HD CodePos code_pos(int64_t i, int64_t n, int bits) {
   return {base + j % w, (int)(bits * (j / w))};
 }
 
+// The inverse: index of the code held in byte `byte`, slot s (bits [b·s, b·s + b)) of a run of n codes. Lets one
+// (device) thread own one output byte and write it whole.
+BP_HD int64_t code_index(int64_t byte, int slot, int64_t n, int bits) {
+  const int k = codes_per_byte(bits);
+  const int64_t base = (byte / kPackChunkBytes) * kPackChunkBytes;
+  const int64_t run_bytes = n / k;
+  const int64_t w = run_bytes - base < kPackChunkBytes ? run_bytes - base : kPackChunkBytes;
+  return base * k + slot * w + (byte - base);
+}
+
 BP_HD int get_code(const uint8_t* run, int64_t i, int64_t n, int bits) {
   const CodePos p = code_pos(i, n, bits);
   return (run[p.byte] >> p.shift) & code_max(bits);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/common/activation_math.h"
 #include "kernels/cpu/isa.h"
 
 namespace bp::kern {
@@ -9,15 +10,12 @@ namespace bp::kern {
 void rmsnorm_row_ref(const float* x, int d, const float* w, float eps, float* y) {
   float ss = 0.0f;
   for (int i = 0; i < d; ++i) ss += x[i] * x[i];
-  const float inv = 1.0f / std::sqrt(ss / (float)d + eps);
+  const float inv = rms_inv(ss, d, eps);
   for (int i = 0; i < d; ++i) y[i] = x[i] * inv * w[i];
 }
 
 void swiglu_ref(const float* gate, const float* up, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  for (size_t i = 0; i < n; ++i) out[i] = swiglu_one(gate[i], up[i]);
 }
 
 void rmsnorm_row(const float* x, int d, const float* w, float eps, float* y) {

@@ -1,7 +1,11 @@
 #include "kernels/cpu/attention_f32.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/packed_attention_isa.h"
 
 namespace bp::kern {
 
@@ -39,7 +43,17 @@ void attention_partial_f32_ref(const AttnF32Args& a) {
   }
 }
 
-// Until the SIMD versions land, the reference is the implementation.
-void attention_partial_f32(const AttnF32Args& a) { attention_partial_f32_ref(a); }
+// Vector flash kernels (attention_f32_simd.h) for head_dim % 64 == 0 on AVX2/AVX-512; the reference otherwise.
+void attention_partial_f32(const AttnF32Args& a) {
+  const Isa isa = active_isa();
+  if (isa != Isa::Scalar && a.head_dim % 64 == 0 && a.m > 0 && a.T > 0) {
+    static thread_local std::vector<float> scratch;  // transposed keys, reused across calls of this thread
+    const size_t need = (size_t)attention_f32_scratch_floats(a);
+    if (scratch.size() < need) scratch.resize(need);
+    if (isa == Isa::Avx512) return avx512::attention_partial_f32(a, scratch.data());
+    return avx2::attention_partial_f32(a, scratch.data());
+  }
+  attention_partial_f32_ref(a);
+}
 
 }  // namespace bp::kern

@@ -7,23 +7,14 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/common/fp16.h"
 #include "kernels/cpu/isa.h"
 
 namespace bp::kern {
 
 namespace {
-// GCC's _Float16 conversions round to nearest even, with or without F16C.
-inline uint16_t to_half_bits(float f) {
-  _Float16 h = (_Float16)f;
-  uint16_t b;
-  std::memcpy(&b, &h, 2);
-  return b;
-}
-inline float from_half_bits(uint16_t b) {
-  _Float16 h;
-  std::memcpy(&h, &b, 2);
-  return (float)h;
-}
+inline uint16_t to_half_bits(float f) { return f32_to_f16(f); }
+inline float from_half_bits(uint16_t b) { return f16_to_f32(b); }
 }  // namespace
 
 void PackedWeights::Free::operator()(void* p) const { std::free(p); }

@@ -19,10 +19,14 @@ namespace bp::kern {
 // Throws std::invalid_argument on an invalid layout or range.
 void kv_quantize(const PackedKvMut& out, const float* x, int64_t x_stride, int64_t t_begin, int n,
                  const int32_t* row_index = nullptr);
+// Element-by-element version (quantize_code, set_code): the definition kv_quantize is tested against, bit for bit.
+void kv_quantize_ref(const PackedKvMut& out, const float* x, int64_t x_stride, int64_t t_begin, int n,
+                     const int32_t* row_index = nullptr);
 
 // Writes tokens [t_begin, t_begin + n) back as F32 rows (row i at x + i·x_stride), norms applied: element by
 // element exactly kv_dequant() of kv_layout.h.
 void kv_dequantize(const PackedKv& in, int64_t t_begin, int n, float* x, int64_t x_stride);
+void kv_dequantize_ref(const PackedKv& in, int64_t t_begin, int n, float* x, int64_t x_stride);
 
 // ZipCache's channel normalizer over n rows: c_d = fp16(sqrt(max_i |x_i[d]|)), d < head_dim.
 void kv_channel_norms(const float* x, int64_t x_stride, int n, int head_dim, uint16_t* norms);

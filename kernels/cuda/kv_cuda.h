@@ -44,8 +44,8 @@ class DeviceBuffer {
 };
 
 // FP16 conversions of device arrays (round to nearest even, identical to kernels/common/fp16.h).
-void f32_to_f16(const float* src, uint16_t* dst, size_t n);
-void f16_to_f32(const uint16_t* src, float* dst, size_t n);
+void f32_to_f16_array(const float* src, uint16_t* dst, size_t n);
+void f16_to_f32_array(const uint16_t* src, float* dst, size_t n);
 
 // Same contracts as the CPU functions of kernels/cpu/kv_quant.h (codes and stats bit-identical to them).
 void kv_quantize(const PackedKvMut& out, const float* x, int64_t x_stride, int64_t t_begin, int n,

@@ -2,15 +2,25 @@
 // are stored as IEEE half per (layer, KV head, token): 2·L·Hkv·D·2 bytes per token (23,040 B on SmolLM2-135M).
 #include "harness/core/registry.h"
 #include "harness/runtime/dense_kv_cache.h"
+#if defined(BENCH_HAVE_CUDA)
+#include "harness/runtime/cuda/device_dense_kv_cache.h"
+#endif
 
 BENCH_REGISTER_METHOD(fp16) {
   bp::MethodInfo m;
   m.name = "fp16";
   m.kind = bp::MethodKind::KvCache;
   m.description = "full-precision baseline: post-RoPE keys and values stored as FP16, no compression";
-  m.composition = "Baseline; composes with any weight method (it is the reference for KL divergence).";
+  m.composition = "Baseline; composes with any weight method (it is the reference for KL divergence). Runs on the "
+                  "CPU and CUDA backends.";
   m.make_kv_cache = [](const bp::MethodContext& ctx, const bp::Params&) -> std::unique_ptr<bp::rt::KvCache> {
     return std::make_unique<bp::rt::DenseKvCache>(ctx.geometry, bp::rt::DenseKvType::F16);
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const bp::MethodContext& ctx,
+                              const bp::Params&) -> std::unique_ptr<bp::rt::DeviceKvCache> {
+    return std::make_unique<bp::rt::cuda::DeviceDenseKvCache>(ctx.device_geometry);
+  };
+#endif
   return m;
 }

@@ -18,8 +18,8 @@ namespace bp::rt {
 namespace {
 
 // Exactly representable f16 scales keep the expected values exact.
-constexpr uint16_t kHalf0_5 = 0x3800, kHalf0_25 = 0x3400, kHalfMinus1_5 = 0xBE00, kHalf0_125 = 0x3000,
-                   kHalf2 = 0x4000, kHalfMinus0_75 = 0xBA00;
+constexpr uint16_t kHalf0_5 = 0x3800, kHalf0_25 = 0x3400, kHalfMinus1_5 = 0xBE00, kHalf0_125 = 0x3000, kHalf2 = 0x4000,
+                   kHalfMinus0_75 = 0xBA00;
 
 void put16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(static_cast<uint8_t>(v & 0xFF));
@@ -82,10 +82,10 @@ TEST(IoDequant, HalfRoundTripAndRounding) {
     if (std::isnan(f)) continue;
     ASSERT_EQ(float_to_half(f), h) << "half bits " << h;
   }
-  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3C00);        // tie -> even (down)
-  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);    // tie -> even (up)
-  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);                            // overflow -> inf
-  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);               // tie at the smallest subnormal -> 0
+  EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3C00);      // tie -> even (down)
+  EXPECT_EQ(float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3C02);  // tie -> even (up)
+  EXPECT_EQ(float_to_half(65520.0f), 0x7C00);                          // overflow -> inf
+  EXPECT_EQ(float_to_half(std::ldexp(1.0f, -25)), 0x0000);             // tie at the smallest subnormal -> 0
   EXPECT_EQ(float_to_half(std::ldexp(1.5f, -25)), 0x0001);
   EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::numeric_limits<float>::quiet_NaN()))));
 }
@@ -260,6 +260,21 @@ TEST(IoDequant, UnpermutesHeadRows) {
     for (int c = 0; c < cols; ++c) EXPECT_EQ(out[r * cols + c], stored[src_of[r] * cols + c]) << r << "," << c;
   // The helper the writer uses to re-permute is the inverse of the same mapping.
   EXPECT_EQ(llama_rope_row_order(rows, heads), (std::vector<int64_t>{0, 2, 1, 3, 4, 6, 5, 7}));
+}
+
+// A 1-D bias of a permuted projection is un-permuted element by element (each element is a "row").
+TEST(IoDequant, UnpermutesBiasElements) {
+  const std::vector<float> stored{0, 1, 2, 3, 4, 5, 6, 7};
+  TensorRef t;
+  t.name = "blk.0.attn_q_bias";
+  t.dtype = DType::F32;
+  t.shape = {8};
+  t.data = reinterpret_cast<const uint8_t*>(stored.data());
+  t.nbytes = 32;
+  t.unpermute_heads = 2;
+  std::vector<float> out(8);
+  dequantize_tensor(t, out.data());
+  EXPECT_EQ(out, (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7}));
 }
 
 TEST(IoDequant, RejectsInconsistentTensorRefs) {

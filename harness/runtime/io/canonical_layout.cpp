@@ -1,7 +1,6 @@
 #include "harness/runtime/io/canonical_layout.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <charconv>
 #include <cmath>
@@ -23,6 +22,13 @@ bool split_block(const std::string& name, int* layer, std::string* rest) {
   if (ec != std::errc() || p != e) return false;
   *rest = name.substr(dot + 1);
   return true;
+}
+
+// "[a, b]" (written out rather than with fmt::join, which trips a GCC 12 -Wstringop-overflow false positive).
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
 }
 }  // namespace
 
@@ -50,8 +56,8 @@ std::vector<int64_t> canonical_shape(const ModelConfig& c, const std::string& na
 std::vector<std::string> canonical_names(const ModelConfig& c) {
   std::vector<std::string> out{"tok_embd"};
   for (int i = 0; i < c.n_layers; ++i) {
-    for (const char* s : {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate",
-                          "ffn_up", "ffn_down"})
+    for (const char* s :
+         {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"})
       out.push_back(fmt::format("blk.{}.{}", i, s));
     if (c.attn_bias)
       for (const char* s : {"attn_q_bias", "attn_k_bias", "attn_v_bias"}) out.push_back(fmt::format("blk.{}.{}", i, s));
@@ -65,8 +71,7 @@ void validate_config(const ModelConfig& c, const std::string& file) {
   // Bounds keep every product the runtime forms (e.g. vocab * d_model, n_heads * head_dim) far from int overflow
   // while admitting any real Llama-family model.
   auto check = [&](const char* field, int64_t v, int64_t max) {
-    if (v < 1 || v > max)
-      throw InputError(file, field, fmt::format("expected an integer in 1..{}, got {}", max, v));
+    if (v < 1 || v > max) throw InputError(file, field, fmt::format("expected an integer in 1..{}, got {}", max, v));
   };
   check("n_layers", c.n_layers, 1024);
   check("d_model", c.d_model, 1 << 16);
@@ -78,7 +83,8 @@ void validate_config(const ModelConfig& c, const std::string& file) {
   if (c.n_heads % c.n_kv_heads != 0)
     throw InputError(file, "n_kv_heads",
                      fmt::format("expected a divisor of n_heads ({}), got {}", c.n_heads, c.n_kv_heads));
-  if (c.head_dim % 2 != 0) throw InputError(file, "head_dim", fmt::format("expected an even number, got {}", c.head_dim));
+  if (c.head_dim % 2 != 0)
+    throw InputError(file, "head_dim", fmt::format("expected an even number, got {}", c.head_dim));
   if (c.rope_dim != c.head_dim)
     throw InputError(file, "rope_dim",
                      fmt::format("expected rotary embedding over the whole head ({} dims), got {} (partial rotary "
@@ -113,7 +119,7 @@ void validate_layout(const ModelFile& mf, const std::string& file) {
                                    c.attn_bias ? " with attention biases" : " without attention biases", name));
     if (t->shape != want)
       throw InputError(file, fmt::format("tensor '{}'", t->source_name),
-                       fmt::format("expected shape [{}], got [{}]", fmt::join(want, ", "), fmt::join(t->shape, ", ")));
+                       fmt::format("expected shape {}, got {}", shape_str(want), shape_str(t->shape)));
   }
   for (const auto& name : canonical_names(c))
     if (!mf.find(name))

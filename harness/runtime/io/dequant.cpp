@@ -161,13 +161,20 @@ void dequantize_row(DType t, const uint8_t* src, float* dst, int64_t n) {
         dst[i] = bf16_to_float(h);
       }
       return;
-    case DType::Q4_0: return deq_q4_0(src, dst, nb);
-    case DType::Q4_1: return deq_q4_1(src, dst, nb);
-    case DType::Q5_0: return deq_q5_0(src, dst, nb);
-    case DType::Q5_1: return deq_q5_1(src, dst, nb);
-    case DType::Q8_0: return deq_q8_0(src, dst, nb);
-    case DType::Q4_K: return deq_q4_k(src, dst, nb);
-    case DType::Q6_K: return deq_q6_k(src, dst, nb);
+    case DType::Q4_0:
+      return deq_q4_0(src, dst, nb);
+    case DType::Q4_1:
+      return deq_q4_1(src, dst, nb);
+    case DType::Q5_0:
+      return deq_q5_0(src, dst, nb);
+    case DType::Q5_1:
+      return deq_q5_1(src, dst, nb);
+    case DType::Q8_0:
+      return deq_q8_0(src, dst, nb);
+    case DType::Q4_K:
+      return deq_q4_k(src, dst, nb);
+    case DType::Q6_K:
+      return deq_q6_k(src, dst, nb);
   }
   throw InputError("", "dtype", fmt::format("expected a supported tensor type, got id {}", static_cast<uint32_t>(t)));
 }
@@ -202,19 +209,22 @@ void dequantize_tensor(const TensorRef& t, float* out) {
     throw InputError("", where,
                      fmt::format("expected {} bytes of {} data for shape of {} elements, got {}", nbytes,
                                  dtype_name(t.dtype), numel, t.nbytes));
-  const int64_t rows = static_cast<int64_t>(numel / cols);
-  const size_t row_bytes = static_cast<size_t>(nbytes / static_cast<uint64_t>(rows));
   if (t.unpermute_heads <= 0) {
     dequantize_row(t.dtype, t.data, out, static_cast<int64_t>(numel));
     return;
   }
+  // Heads split the outermost dimension: rows of a [rows, cols] projection, single elements of a 1-D bias.
+  const int64_t rows = t.shape.front();
+  const int64_t row_elems = static_cast<int64_t>(numel) / rows;
   if (rows % t.unpermute_heads != 0 || (rows / t.unpermute_heads) % 2 != 0)
     throw InputError("", where,
                      fmt::format("expected {} rows to split into {} heads of even size", rows, t.unpermute_heads));
+  std::vector<float> stored(static_cast<size_t>(numel));
+  dequantize_row(t.dtype, t.data, stored.data(), static_cast<int64_t>(numel));
   const std::vector<int64_t> order = llama_rope_row_order(rows, t.unpermute_heads);
   for (int64_t r = 0; r < rows; ++r)
-    dequantize_row(t.dtype, t.data + static_cast<size_t>(order[static_cast<size_t>(r)]) * row_bytes,
-                   out + r * static_cast<int64_t>(cols), static_cast<int64_t>(cols));
+    std::memcpy(out + r * row_elems, stored.data() + order[static_cast<size_t>(r)] * row_elems,
+                static_cast<size_t>(row_elems) * sizeof(float));
 }
 
 }  // namespace bp::rt

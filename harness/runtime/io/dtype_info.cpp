@@ -52,10 +52,10 @@ std::optional<DType> dtype_from_ggml(uint32_t ggml_type) {
 std::string ggml_type_name(uint32_t id) {
   // ggml's type ids, including those we cannot dequantize, so an error names what the file actually holds.
   static const char* const kNames[] = {
-      "F32",  "F16",     "Q4_0",   "Q4_1",    "Q4_2 (removed)", "Q4_3 (removed)", "Q5_0",  "Q5_1",   "Q8_0",
-      "Q8_1", "Q2_K",    "Q3_K",   "Q4_K",    "Q5_K",           "Q6_K",           "Q8_K",  "IQ2_XXS", "IQ2_XS",
-      "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S",  "IQ2_S",          "IQ4_XS",         "I8",    "I16",    "I32",
-      "I64",  "F64",     "IQ1_M",  "BF16"};
+      "F32",     "F16",   "Q4_0",   "Q4_1",  "Q4_2 (removed)", "Q4_3 (removed)", "Q5_0", "Q5_1",    "Q8_0",
+      "Q8_1",    "Q2_K",  "Q3_K",   "Q4_K",  "Q5_K",           "Q6_K",           "Q8_K", "IQ2_XXS", "IQ2_XS",
+      "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S",          "IQ4_XS",         "I8",   "I16",     "I32",
+      "I64",     "F64",   "IQ1_M",  "BF16"};
   if (id < sizeof(kNames) / sizeof(kNames[0])) return kNames[id];
   if (id == 34) return "TQ1_0";
   if (id == 35) return "TQ2_0";

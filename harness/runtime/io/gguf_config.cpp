@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "harness/core/error.h"
+#include "harness/runtime/io/float_field.h"
 
 namespace bp::rt {
 
@@ -17,8 +18,7 @@ const GgufKv* find_arch_key(const GgufFile& f, const std::string& arch, const ch
 int int_key(const GgufFile& f, const std::string& arch, const char* key, int fallback, bool required) {
   const GgufKv* kv = find_arch_key(f, arch, key);
   if (!kv) {
-    if (required)
-      throw InputError(f.file, fmt::format("metadata '{}.{}'", arch, key), "expected this key, got none");
+    if (required) throw InputError(f.file, fmt::format("metadata '{}.{}'", arch, key), "expected this key, got none");
     return fallback;
   }
   const int64_t v = gguf_int(f, *kv);
@@ -29,7 +29,7 @@ int int_key(const GgufFile& f, const std::string& arch, const char* key, int fal
 
 float float_key(const GgufFile& f, const std::string& arch, const char* key, float fallback) {
   const GgufKv* kv = find_arch_key(f, arch, key);
-  return kv ? static_cast<float>(gguf_float(f, *kv)) : fallback;
+  return kv ? float_field(gguf_float(f, *kv), f.file, fmt::format("metadata '{}'", kv->key)) : fallback;
 }
 
 // ids must name a token of the vocabulary (when there is one).
@@ -53,9 +53,9 @@ GgufArch gguf_arch(const GgufFile& f) {
   // Qwen2 uses NeoX-style RoPE in llama.cpp, so its rows are stored in Hugging Face order.
   if (a == "llama") return {a, true};
   if (a == "qwen2") return {a, false};
-  throw InputError(f.file, "metadata 'general.architecture'",
-                   fmt::format("expected a Llama-family architecture (llama, qwen2), got '{}', which is not supported",
-                               a));
+  throw InputError(
+      f.file, "metadata 'general.architecture'",
+      fmt::format("expected a Llama-family architecture (llama, qwen2), got '{}', which is not supported", a));
 }
 
 ModelConfig gguf_model_config(const GgufFile& f, const GgufArch& arch, int vocab_size, bool has_output,

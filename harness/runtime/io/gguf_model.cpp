@@ -39,9 +39,9 @@ std::unique_ptr<ModelFile> open_gguf_buffer(std::shared_ptr<const void> owner, c
         throw InputError(path, fmt::format("tensor '{}'", t.name),
                          "expected no per-dimension RoPE frequency factors (Llama-3.1 style RoPE scaling from GGUF is "
                          "not supported; load the Hugging Face checkpoint instead), got them");
-      throw InputError(path, fmt::format("tensor '{}'", t.name),
-                       fmt::format("expected only tensors of a Llama-family ({}) model, got an unknown tensor",
-                                   arch.name));
+      throw InputError(
+          path, fmt::format("tensor '{}'", t.name),
+          fmt::format("expected only tensors of a Llama-family ({}) model, got an unknown tensor", arch.name));
     }
     if (canon[i] == "tok_embd" && t.ne.size() == 2 && t.ne[1] <= static_cast<uint64_t>(INT32_MAX))
       vocab = static_cast<int>(t.ne[1]);

@@ -40,9 +40,9 @@ class Cursor {
   std::string_view read_string(const std::string& what) {
     const auto len = read<uint64_t>(what + " (string length)");
     if (len > left())
-      throw InputError(file_, what,
-                       fmt::format("string length {} at offset {} runs past the end of the file ({} bytes)", len,
-                                   pos_ - 8, n_));
+      throw InputError(
+          file_, what,
+          fmt::format("string length {} at offset {} runs past the end of the file ({} bytes)", len, pos_ - 8, n_));
     std::string_view s(reinterpret_cast<const char*>(d_ + pos_), static_cast<size_t>(len));
     pos_ += static_cast<size_t>(len);
     return s;
@@ -60,6 +60,9 @@ class Cursor {
   const std::string& file_;
 };
 
+std::string utf8_sanitized(std::string_view s);
+bool utf8_valid(std::string_view s) { return utf8_sanitized(s) == s; }
+
 bool valid_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufType::F64); }
 
 // Skips one value of type t (not an array) after checking it is inside the buffer.
@@ -76,16 +79,16 @@ GgufKv read_kv(Cursor& c, size_t index, const std::string& file) {
   const std::string where = fmt::format("metadata[{}]", index);
   kv.key = std::string(c.read_string(where + " key"));
   if (kv.key.empty()) throw InputError(file, where, "expected a non-empty key, got an empty string");
+  // Keys become JSON object keys (ModelFileInfo::metadata), which must be UTF-8.
+  if (!utf8_valid(kv.key)) throw InputError(file, where, "expected a UTF-8 key, got invalid bytes");
   const std::string what = fmt::format("metadata '{}'", kv.key);
   const auto type = c.read<uint32_t>(what + " (value type)");
-  if (!valid_type(type))
-    throw InputError(file, what, fmt::format("expected a GGUF value type 0..12, got {}", type));
+  if (!valid_type(type)) throw InputError(file, what, fmt::format("expected a GGUF value type 0..12, got {}", type));
   kv.type = static_cast<GgufType>(type);
   const size_t start = c.pos();
   if (kv.type == GgufType::ARRAY) {
     const auto et = c.read<uint32_t>(what + " (array element type)");
-    if (!valid_type(et))
-      throw InputError(file, what, fmt::format("expected an array element type 0..12, got {}", et));
+    if (!valid_type(et)) throw InputError(file, what, fmt::format("expected an array element type 0..12, got {}", et));
     kv.elem_type = static_cast<GgufType>(et);
     if (kv.elem_type == GgufType::ARRAY)
       throw InputError(file, what, "expected an array of scalars or strings, got an array of arrays");
@@ -93,9 +96,9 @@ GgufKv read_kv(Cursor& c, size_t index, const std::string& file) {
     if (kv.elem_type == GgufType::STRING) {
       // Each string needs at least its 8-byte length: reject absurd counts before looping over them.
       if (kv.count > c.left() / 8)
-        throw InputError(file, what,
-                         fmt::format("array of {} strings cannot fit in the {} bytes left in the file", kv.count,
-                                     c.left()));
+        throw InputError(
+            file, what,
+            fmt::format("array of {} strings cannot fit in the {} bytes left in the file", kv.count, c.left()));
       for (uint64_t i = 0; i < kv.count; ++i) c.read_string(fmt::format("{}[{}]", what, i));
     } else {
       const size_t es = gguf_scalar_size(kv.elem_type);
@@ -119,6 +122,7 @@ GgufTensorInfo read_tensor_info(Cursor& c, size_t index, const std::string& file
   const std::string where = fmt::format("tensor_infos[{}]", index);
   t.name = std::string(c.read_string(where + " name"));
   if (t.name.empty()) throw InputError(file, where, "expected a non-empty tensor name, got an empty string");
+  if (!utf8_valid(t.name)) throw InputError(file, where, "expected a UTF-8 tensor name, got invalid bytes");
   const std::string what = fmt::format("tensor '{}'", t.name);
   const auto n_dims = c.read<uint32_t>(what + " (n_dims)");
   if (n_dims < 1 || n_dims > kMaxDims)
@@ -158,14 +162,14 @@ std::string utf8_sanitized(std::string_view s) {
     size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
     bool ok = len > 0 && i + len <= s.size();
     for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
-    if (ok && len == 2) ok = c >= 0xC2;                                   // overlong
+    if (ok && len == 2) ok = c >= 0xC2;  // overlong
     if (ok && len == 3) {
       const unsigned cp = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
-      ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);                   // overlong / surrogate
+      ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);  // overlong / surrogate
     }
     if (ok && len == 4) {
-      const unsigned cp = ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) | ((p[i + 2] & 0x3Fu) << 6) |
-                          (p[i + 3] & 0x3Fu);
+      const unsigned cp =
+          ((c & 0x07u) << 18) | ((p[i + 1] & 0x3Fu) << 12) | ((p[i + 2] & 0x3Fu) << 6) | (p[i + 3] & 0x3Fu);
       ok = cp >= 0x10000 && cp <= 0x10FFFF;
     }
     if (ok) {
@@ -189,25 +193,44 @@ T load(const uint8_t* p) {
 // Decodes the scalar at p (type t, not STRING/ARRAY) to JSON.
 nlohmann::json scalar_json(GgufType t, const uint8_t* p) {
   switch (t) {
-    case GgufType::U8: return load<uint8_t>(p);
-    case GgufType::I8: return load<int8_t>(p);
-    case GgufType::U16: return load<uint16_t>(p);
-    case GgufType::I16: return load<int16_t>(p);
-    case GgufType::U32: return load<uint32_t>(p);
-    case GgufType::I32: return load<int32_t>(p);
-    case GgufType::F32: return load<float>(p);
-    case GgufType::BOOL: return load<uint8_t>(p) != 0;
-    case GgufType::U64: return load<uint64_t>(p);
-    case GgufType::I64: return load<int64_t>(p);
-    case GgufType::F64: return load<double>(p);
-    default: return nullptr;
+    case GgufType::U8:
+      return load<uint8_t>(p);
+    case GgufType::I8:
+      return load<int8_t>(p);
+    case GgufType::U16:
+      return load<uint16_t>(p);
+    case GgufType::I16:
+      return load<int16_t>(p);
+    case GgufType::U32:
+      return load<uint32_t>(p);
+    case GgufType::I32:
+      return load<int32_t>(p);
+    case GgufType::F32:
+      return load<float>(p);
+    case GgufType::BOOL:
+      return load<uint8_t>(p) != 0;
+    case GgufType::U64:
+      return load<uint64_t>(p);
+    case GgufType::I64:
+      return load<int64_t>(p);
+    case GgufType::F64:
+      return load<double>(p);
+    default:
+      return nullptr;
   }
 }
 
 bool is_integer(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::U16: case GgufType::I16: case GgufType::U32:
-    case GgufType::I32: case GgufType::U64: case GgufType::I64: case GgufType::BOOL:
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::U16:
+    case GgufType::I16:
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::U64:
+    case GgufType::I64:
+    case GgufType::BOOL:
       return true;
     default:
       return false;
@@ -219,15 +242,33 @@ bool integer_at(GgufType t, const uint8_t* p, uint64_t* mag, bool* neg) {
   int64_t s = 0;
   *neg = false;
   switch (t) {
-    case GgufType::U8: case GgufType::BOOL: *mag = load<uint8_t>(p); return true;
-    case GgufType::U16: *mag = load<uint16_t>(p); return true;
-    case GgufType::U32: *mag = load<uint32_t>(p); return true;
-    case GgufType::U64: *mag = load<uint64_t>(p); return true;
-    case GgufType::I8: s = load<int8_t>(p); break;
-    case GgufType::I16: s = load<int16_t>(p); break;
-    case GgufType::I32: s = load<int32_t>(p); break;
-    case GgufType::I64: s = load<int64_t>(p); break;
-    default: return false;
+    case GgufType::U8:
+    case GgufType::BOOL:
+      *mag = load<uint8_t>(p);
+      return true;
+    case GgufType::U16:
+      *mag = load<uint16_t>(p);
+      return true;
+    case GgufType::U32:
+      *mag = load<uint32_t>(p);
+      return true;
+    case GgufType::U64:
+      *mag = load<uint64_t>(p);
+      return true;
+    case GgufType::I8:
+      s = load<int8_t>(p);
+      break;
+    case GgufType::I16:
+      s = load<int16_t>(p);
+      break;
+    case GgufType::I32:
+      s = load<int32_t>(p);
+      break;
+    case GgufType::I64:
+      s = load<int64_t>(p);
+      break;
+    default:
+      return false;
   }
   *neg = s < 0;
   *mag = s < 0 ? static_cast<uint64_t>(-(s + 1)) + 1 : static_cast<uint64_t>(s);
@@ -243,7 +284,7 @@ bool integer_at(GgufType t, const uint8_t* p, uint64_t* mag, bool* neg) {
 }  // namespace
 
 const char* gguf_type_name(GgufType t) {
-  static const char* const kNames[] = {"uint8", "int8",   "uint16", "int16",  "uint32", "int32", "float32",
+  static const char* const kNames[] = {"uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
                                        "bool",  "string", "array",  "uint64", "int64",  "float64"};
   const auto i = static_cast<uint32_t>(t);
   return i < 13 ? kNames[i] : "invalid";
@@ -251,11 +292,23 @@ const char* gguf_type_name(GgufType t) {
 
 size_t gguf_scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
+    case GgufType::U8:
+    case GgufType::I8:
+    case GgufType::BOOL:
+      return 1;
+    case GgufType::U16:
+    case GgufType::I16:
+      return 2;
+    case GgufType::U32:
+    case GgufType::I32:
+    case GgufType::F32:
+      return 4;
+    case GgufType::U64:
+    case GgufType::I64:
+    case GgufType::F64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -269,13 +322,15 @@ GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& file) {
   GgufFile f;
   f.file = file;
   Cursor c(data, size, file);
-  if (size < 4) throw InputError(file, "header", fmt::format("expected a GGUF file (magic 'GGUF'), got {} bytes", size));
+  if (size < 4)
+    throw InputError(file, "header", fmt::format("expected a GGUF file (magic 'GGUF'), got {} bytes", size));
   const auto magic = c.read<uint32_t>("header magic");
   if (magic != kMagic) throw InputError(file, "header", "expected the GGUF magic 'GGUF' at offset 0, got other bytes");
   f.version = c.read<uint32_t>("header version");
   if (f.version == 1)
-    throw InputError(file, "header version",
-                     "expected GGUF version 2 or 3, got version 1 (32-bit counts; re-convert with a current llama.cpp)");
+    throw InputError(
+        file, "header version",
+        "expected GGUF version 2 or 3, got version 1 (32-bit counts; re-convert with a current llama.cpp)");
   if (f.version != 2 && f.version != 3) {
     const bool swapped = f.version > 0xFFFF && __builtin_bswap32(f.version) <= 3;
     throw InputError(file, "header version",
@@ -330,11 +385,13 @@ GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& file) {
 
   for (auto& t : f.tensors) {
     uint64_t begin = 0, end = 0;
-    if (__builtin_add_overflow(f.data_offset, t.offset, &begin) || __builtin_add_overflow(begin, t.nbytes, &end) ||
-        end > size)
+    if (__builtin_add_overflow(f.data_offset, t.offset, &begin) || __builtin_add_overflow(begin, t.nbytes, &end))
+      throw InputError(
+          file, fmt::format("tensor '{}'", t.name),
+          fmt::format("data offset {} + {} bytes beyond end of file ({} bytes)", t.offset, t.nbytes, size));
+    if (end > size)
       throw InputError(file, fmt::format("tensor '{}'", t.name),
-                       fmt::format("data range [{}, {}) beyond end of file ({} bytes)", f.data_offset + t.offset,
-                                   f.data_offset + t.offset + t.nbytes, size));
+                       fmt::format("data range [{}, {}) beyond end of file ({} bytes)", begin, end, size));
     t.data = data + begin;
   }
   // Two tensors sharing bytes would silently alias each other's weights.
@@ -366,7 +423,8 @@ uint64_t gguf_uint(const GgufFile& f, const GgufKv& kv) {
   bool neg = false;
   if (kv.type == GgufType::ARRAY || !integer_at(kv.type, kv.raw, &mag, &neg)) type_error(f, kv, "an integer");
   if (neg)
-    throw InputError(f.file, fmt::format("metadata '{}'", kv.key), "expected a non-negative integer, got a negative one");
+    throw InputError(f.file, fmt::format("metadata '{}'", kv.key),
+                     "expected a non-negative integer, got a negative one");
   return mag;
 }
 

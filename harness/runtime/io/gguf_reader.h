@@ -3,11 +3,10 @@
 // The parser works on a byte buffer (a memory-mapped file, or a fuzzer's input) and checks every count, length,
 // offset and size against the buffer before reading, so any corruption becomes a bp::InputError naming the file.
 // Values are kept as views into the buffer; the accessors below decode them on demand (vocabularies are large).
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,7 +15,18 @@ namespace bp::rt {
 
 // GGUF metadata value types (the numbering of the GGUF specification).
 enum class GgufType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
   F64 = 12,
 };
 const char* gguf_type_name(GgufType t);
@@ -36,17 +46,17 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<uint64_t> ne;  // ggml order: ne[0] is the innermost (contiguous) dimension
   uint32_t ggml_type = 0;
-  uint64_t offset = 0;       // relative to the data section
+  uint64_t offset = 0;  // relative to the data section
   uint64_t nbytes = 0;
   const uint8_t* data = nullptr;
 };
 
 struct GgufFile {
-  std::string file;          // for error messages
+  std::string file;  // for error messages
   uint32_t version = 0;
   uint64_t alignment = 32;
-  uint64_t data_offset = 0;  // absolute offset of the data section
-  std::vector<GgufKv> kvs;   // in file order
+  uint64_t data_offset = 0;             // absolute offset of the data section
+  std::vector<GgufKv> kvs;              // in file order
   std::vector<GgufTensorInfo> tensors;  // in file order
 
   const GgufKv* find(std::string_view key) const;

@@ -41,8 +41,8 @@ inline uint16_t float_to_half(float f) {
   if (abs >= 0x7F800000u)  // inf or NaN (NaN keeps a quiet bit so it stays NaN)
     return static_cast<uint16_t>(sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u | ((abs >> 13) & 0x3FFu) : 0u));
   if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to >= 65520: infinity
-  if (abs < 0x38800000u) {                                                // below the smallest normal half 2^-14
-    if (abs < 0x33000000u) return sign;                                   // below half the smallest subnormal
+  if (abs < 0x38800000u) {                                               // below the smallest normal half 2^-14
+    if (abs < 0x33000000u) return sign;                                  // below half the smallest subnormal
     const uint32_t e = abs >> 23;
     const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
     const uint32_t shift = 126 - e;  // 14..24: bits dropped to land on the 2^-24 grid

@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "harness/core/error.h"
+#include "harness/runtime/io/float_field.h"
 #include "harness/runtime/io/json_file.h"
 
 namespace bp::rt {
@@ -26,7 +27,8 @@ void read_rope(const nlohmann::json& j, const std::string& file, ModelConfig& c)
     params = &*it;
     base = "/rope_parameters";
   }
-  c.rope_theta = static_cast<float>(json_opt_number(*params, "rope_theta", file, base).value_or(10000.0));
+  c.rope_theta =
+      float_field(json_opt_number(*params, "rope_theta", file, base).value_or(10000.0), file, base + "/rope_theta");
 
   const nlohmann::json* scaling = nullptr;
   std::string sbase;
@@ -47,12 +49,13 @@ void read_rope(const nlohmann::json& j, const std::string& file, ModelConfig& c)
                      fmt::format("expected 'default' or 'llama3' RoPE scaling, got '{}' (unsupported)", *type));
   auto need = [&](const char* key) {
     auto v = json_opt_number(*scaling, key, file, sbase);
-    if (!v) throw InputError(file, json_pointer_append(sbase, key), "expected a number for llama3 RoPE scaling, got none");
-    return *v;
+    if (!v)
+      throw InputError(file, json_pointer_append(sbase, key), "expected a number for llama3 RoPE scaling, got none");
+    return float_field(*v, file, json_pointer_append(sbase, key));
   };
-  c.rope_scaling.factor = static_cast<float>(need("factor"));
-  c.rope_scaling.low_freq_factor = static_cast<float>(need("low_freq_factor"));
-  c.rope_scaling.high_freq_factor = static_cast<float>(need("high_freq_factor"));
+  c.rope_scaling.factor = need("factor");
+  c.rope_scaling.low_freq_factor = need("low_freq_factor");
+  c.rope_scaling.high_freq_factor = need("high_freq_factor");
   auto orig = json_opt_int(*scaling, "original_max_position_embeddings", file, sbase, 1, INT_MAX);
   if (!orig)
     throw InputError(file, sbase + "/original_max_position_embeddings",
@@ -69,9 +72,12 @@ ModelConfig hf_model_config(const nlohmann::json& j, const std::string& file) {
     throw InputError(file, "/architectures", "expected an array with one architecture name");
   const std::string arch = (*archs)[0].get<std::string>();
   ModelConfig c;
-  if (arch == "LlamaForCausalLM") c.architecture = "llama";
-  else if (arch == "MistralForCausalLM") c.architecture = "mistral";
-  else if (arch == "Qwen2ForCausalLM") c.architecture = "qwen2";
+  if (arch == "LlamaForCausalLM")
+    c.architecture = "llama";
+  else if (arch == "MistralForCausalLM")
+    c.architecture = "mistral";
+  else if (arch == "Qwen2ForCausalLM")
+    c.architecture = "qwen2";
   else
     throw InputError(file, "/architectures/0",
                      fmt::format("expected a Llama-family architecture (LlamaForCausalLM, MistralForCausalLM, "
@@ -87,7 +93,7 @@ ModelConfig hf_model_config(const nlohmann::json& j, const std::string& file) {
   c.head_dim = static_cast<int>(json_opt_int(j, "head_dim", file, "", 1, INT_MAX).value_or(c.d_model / c.n_heads));
   c.rope_dim = c.head_dim;
   c.max_context = static_cast<int>(json_opt_int(j, "max_position_embeddings", file, "", 0, INT_MAX).value_or(0));
-  c.rms_eps = static_cast<float>(json_opt_number(j, "rms_norm_eps", file, "").value_or(1e-6));
+  c.rms_eps = float_field(json_opt_number(j, "rms_norm_eps", file, "").value_or(1e-6), file, "/rms_norm_eps");
   c.tied_embeddings = json_opt_bool(j, "tie_word_embeddings", file, "").value_or(false);
   read_rope(j, file, c);
 
@@ -98,10 +104,12 @@ ModelConfig hf_model_config(const nlohmann::json& j, const std::string& file) {
   if (c.architecture == "qwen2") {
     c.attn_bias = true;  // Qwen2 always has q/k/v biases and none on o_proj
     if (json_opt_bool(j, "use_sliding_window", file, "").value_or(false))
-      throw InputError(file, "/use_sliding_window", "expected false (sliding-window attention is not supported), got true");
+      throw InputError(file, "/use_sliding_window",
+                       "expected false (sliding-window attention is not supported), got true");
   } else if (json_opt_bool(j, "attention_bias", file, "").value_or(false)) {
     // Llama's attention_bias also puts a bias on o_proj, which the canonical layout has no place for.
-    throw InputError(file, "/attention_bias", "expected false (attention biases on o_proj are not supported), got true");
+    throw InputError(file, "/attention_bias",
+                     "expected false (attention biases on o_proj are not supported), got true");
   }
   if (c.architecture == "mistral") {
     // MistralConfig's default window is 4096 when the key is absent; null turns it off.
@@ -125,12 +133,12 @@ std::string hf_canonical_name(const std::string& n) {
   const std::string layer = n.substr(pre.size(), dot - pre.size());
   const std::string rest = n.substr(dot + 1);
   static const std::pair<const char*, const char*> kMap[] = {
-      {"input_layernorm.weight", "attn_norm"},       {"self_attn.q_proj.weight", "attn_q"},
-      {"self_attn.k_proj.weight", "attn_k"},         {"self_attn.v_proj.weight", "attn_v"},
-      {"self_attn.o_proj.weight", "attn_output"},    {"post_attention_layernorm.weight", "ffn_norm"},
-      {"mlp.gate_proj.weight", "ffn_gate"},          {"mlp.up_proj.weight", "ffn_up"},
-      {"mlp.down_proj.weight", "ffn_down"},          {"self_attn.q_proj.bias", "attn_q_bias"},
-      {"self_attn.k_proj.bias", "attn_k_bias"},      {"self_attn.v_proj.bias", "attn_v_bias"},
+      {"input_layernorm.weight", "attn_norm"},    {"self_attn.q_proj.weight", "attn_q"},
+      {"self_attn.k_proj.weight", "attn_k"},      {"self_attn.v_proj.weight", "attn_v"},
+      {"self_attn.o_proj.weight", "attn_output"}, {"post_attention_layernorm.weight", "ffn_norm"},
+      {"mlp.gate_proj.weight", "ffn_gate"},       {"mlp.up_proj.weight", "ffn_up"},
+      {"mlp.down_proj.weight", "ffn_down"},       {"self_attn.q_proj.bias", "attn_q_bias"},
+      {"self_attn.k_proj.bias", "attn_k_bias"},   {"self_attn.v_proj.bias", "attn_v_bias"},
   };
   for (const auto& [hf, canon] : kMap)
     if (rest == hf) return "blk." + layer + "." + canon;
@@ -146,12 +154,12 @@ std::string hf_file_name(const std::string& c) {
   const std::string layer = c.substr(4, dot - 4);
   const std::string rest = c.substr(dot + 1);
   static const std::pair<const char*, const char*> kMap[] = {
-      {"attn_norm", "input_layernorm.weight"},       {"attn_q", "self_attn.q_proj.weight"},
-      {"attn_k", "self_attn.k_proj.weight"},         {"attn_v", "self_attn.v_proj.weight"},
-      {"attn_output", "self_attn.o_proj.weight"},    {"ffn_norm", "post_attention_layernorm.weight"},
-      {"ffn_gate", "mlp.gate_proj.weight"},          {"ffn_up", "mlp.up_proj.weight"},
-      {"ffn_down", "mlp.down_proj.weight"},          {"attn_q_bias", "self_attn.q_proj.bias"},
-      {"attn_k_bias", "self_attn.k_proj.bias"},      {"attn_v_bias", "self_attn.v_proj.bias"},
+      {"attn_norm", "input_layernorm.weight"},    {"attn_q", "self_attn.q_proj.weight"},
+      {"attn_k", "self_attn.k_proj.weight"},      {"attn_v", "self_attn.v_proj.weight"},
+      {"attn_output", "self_attn.o_proj.weight"}, {"ffn_norm", "post_attention_layernorm.weight"},
+      {"ffn_gate", "mlp.gate_proj.weight"},       {"ffn_up", "mlp.up_proj.weight"},
+      {"ffn_down", "mlp.down_proj.weight"},       {"attn_q_bias", "self_attn.q_proj.bias"},
+      {"attn_k_bias", "self_attn.k_proj.bias"},   {"attn_v_bias", "self_attn.v_proj.bias"},
   };
   for (const auto& [canon, hf] : kMap)
     if (rest == canon) return "model.layers." + layer + "." + hf;

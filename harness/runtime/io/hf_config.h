@@ -1,7 +1,6 @@
 #pragma once
 // Hugging Face config.json -> ModelConfig, and Hugging Face tensor names -> canonical names.
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "harness/runtime/model_config.h"

@@ -39,7 +39,8 @@ std::optional<int64_t> json_opt_int(const nlohmann::json& obj, const std::string
   if (!v->is_number_integer() || (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)))
     throw InputError(file, where, fmt::format("expected an integer, got {}", v->dump()));
   const int64_t x = v->get<int64_t>();
-  if (x < min || x > max) throw InputError(file, where, fmt::format("expected an integer in {}..{}, got {}", min, max, x));
+  if (x < min || x > max)
+    throw InputError(file, where, fmt::format("expected an integer in {}..{}, got {}", min, max, x));
   return x;
 }
 
@@ -61,8 +62,8 @@ std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& 
   return v->get<bool>();
 }
 
-std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std::string& key,
-                                           const std::string& file, const std::string& base) {
+std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std::string& key, const std::string& file,
+                                           const std::string& base) {
   const nlohmann::json* v = lookup(obj, key);
   if (!v) return std::nullopt;
   if (!v->is_string())

@@ -1,7 +1,6 @@
 #pragma once
 // Reading the small JSON files of a Hugging Face checkpoint, with errors that name the file and the JSON pointer.
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 
@@ -18,7 +17,7 @@ std::optional<double> json_opt_number(const nlohmann::json& obj, const std::stri
                                       const std::string& base);
 std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& key, const std::string& file,
                                   const std::string& base);
-std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std::string& key,
-                                           const std::string& file, const std::string& base);
+std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std::string& key, const std::string& file,
+                                           const std::string& base);
 
 }  // namespace bp::rt

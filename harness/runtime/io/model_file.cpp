@@ -18,7 +18,8 @@ std::unique_ptr<ModelFile> ModelFile::open(const std::string& path) {
   std::error_code ec;
   const auto st = fs::status(path, ec);
   if (ec || !fs::exists(st))
-    throw InputError(path, "", "expected a GGUF file or a Hugging Face checkpoint directory, got a path that does not exist");
+    throw InputError(path, "",
+                     "expected a GGUF file or a Hugging Face checkpoint directory, got a path that does not exist");
   if (fs::is_directory(st)) return open_hf_dir(path);
   char magic[4] = {};
   std::ifstream in(path, std::ios::binary);

@@ -26,11 +26,13 @@ SafetensorsTensor read_entry(const std::string& name, const nlohmann::json& e, c
                              uint64_t buffer_size) {
   const std::string where = ptr(name);
   if (!e.is_object())
-    throw InputError(file, where, fmt::format("expected an object with dtype, shape, data_offsets, got {}",
-                                              std::string(e.type_name())));
+    throw InputError(
+        file, where,
+        fmt::format("expected an object with dtype, shape, data_offsets, got {}", std::string(e.type_name())));
   for (const auto& [k, v] : e.items())
     if (k != "dtype" && k != "shape" && k != "data_offsets")
-      throw InputError(file, json_pointer_append(where, k), "expected only dtype, shape and data_offsets, got this key");
+      throw InputError(file, json_pointer_append(where, k),
+                       "expected only dtype, shape and data_offsets, got this key");
   SafetensorsTensor t;
   t.name = name;
 
@@ -39,9 +41,12 @@ SafetensorsTensor read_entry(const std::string& name, const nlohmann::json& e, c
     throw InputError(file, where + "/dtype", "expected a dtype string (F32, F16, BF16)");
   const std::string d = dt->get<std::string>();
   size_t esize = 0;
-  if (d == "F32") t.dtype = DType::F32, esize = 4;
-  else if (d == "F16") t.dtype = DType::F16, esize = 2;
-  else if (d == "BF16") t.dtype = DType::BF16, esize = 2;
+  if (d == "F32")
+    t.dtype = DType::F32, esize = 4;
+  else if (d == "F16")
+    t.dtype = DType::F16, esize = 2;
+  else if (d == "BF16")
+    t.dtype = DType::BF16, esize = 2;
   else
     throw InputError(file, where + "/dtype", fmt::format("expected F32, F16 or BF16, got '{}' (unsupported)", d));
 
@@ -67,9 +72,9 @@ SafetensorsTensor read_entry(const std::string& name, const nlohmann::json& e, c
   if (t.end < t.begin)
     throw InputError(file, where + "/data_offsets", fmt::format("expected begin <= end, got [{}, {}]", t.begin, t.end));
   if (t.end > buffer_size)
-    throw InputError(file, where + "/data_offsets",
-                     fmt::format("data range [{}, {}) beyond end of the data buffer ({} bytes)", t.begin, t.end,
-                                 buffer_size));
+    throw InputError(
+        file, where + "/data_offsets",
+        fmt::format("data range [{}, {}) beyond end of the data buffer ({} bytes)", t.begin, t.end, buffer_size));
   if (t.end - t.begin != nbytes)
     throw InputError(file, where + "/data_offsets",
                      fmt::format("expected {} bytes ({} elements of {}), got {}", nbytes, numel, d, t.end - t.begin));

@@ -31,12 +31,14 @@ class AddedTokenMatcher {
     int32_t id;  // -1: plain text to pre-tokenize; else the added token covering `text`
   };
   // Splits text into plain and added-token segments, in order, covering it exactly. Empty plain segments are
-  // left out.
+  // left out. The first pass matches the tokens that are not `normalized` on the raw text; the second pass matches
+  // the `normalized` ones on a plain segment of the first pass after the normalizer ran on it (split does both
+  // when there is no normalizer).
   void split(std::string_view text, bool parse_special, std::vector<Segment>& out) const;
+  void split_pass(std::string_view text, bool parse_special, bool normalized_pass, std::vector<Segment>& out) const;
   const std::vector<AddedToken>& tokens() const { return tokens_; }
 
  private:
-  void split_pass(std::string_view text, bool parse_special, bool normalized_pass, std::vector<Segment>& out) const;
 
   std::vector<AddedToken> tokens_;
   std::vector<std::vector<uint32_t>> by_first_byte_;  // first byte -> indices into tokens_, longest first

@@ -4,12 +4,27 @@
 
 namespace bp::rt {
 
-BpeModel::BpeModel(Options o) : opt_(std::move(o)) {
-  merges_.reserve(opt_.merges.size());
-  for (size_t r = 0; r < opt_.merges.size(); ++r) {
-    const BpeMerge& m = opt_.merges[r];
-    merges_[pair_key(m.left, m.right)] = {static_cast<int32_t>(r), m.result};
+void BpeModel::MergeTable::build(const std::vector<BpeMerge>& merges) {
+  size_t cap = 16;
+  int bits = 4;
+  while (cap < merges.size() * 2) cap <<= 1, ++bits;  // load factor <= 1/2
+  keys_.assign(cap, kEmpty);
+  vals_.assign(cap, MergeInfo{});
+  mask_ = cap - 1;
+  shift_ = 64 - bits;
+  for (size_t r = 0; r < merges.size(); ++r) {
+    const uint64_t key = pair_key(merges[r].left, merges[r].right);
+    size_t i = slot(key);
+    while (keys_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask_;
+    keys_[i] = key;  // a pair listed again takes its later rank, as in Hugging Face `tokenizers`
+    vals_[i] = {static_cast<int32_t>(r), merges[r].result};
   }
+}
+
+BpeModel::BpeModel(Options o) : opt_(std::move(o)) {
+  merges_.build(opt_.merges);
+  opt_.merges.clear();
+  opt_.merges.shrink_to_fit();
 }
 
 void BpeModel::encode(std::string_view piece, std::vector<int32_t>& out) const {
@@ -75,8 +90,7 @@ void BpeModel::encode_uncached(std::string_view piece, std::vector<int32_t>& out
   auto consider = [&](int32_t pos) {
     const int32_t next = sym[pos].next;
     if (next < 0) return;
-    auto it = merges_.find(pair_key(sym[pos].id, sym[next].id));
-    if (it != merges_.end()) queue.push({it->second.rank, pos, it->second.result});
+    if (const MergeInfo* m = merges_.find(sym[pos].id, sym[next].id)) queue.push({m->rank, pos, m->result});
   };
   for (int32_t i = 0; i + 1 < static_cast<int32_t>(sym.size()); ++i) consider(i);
 
@@ -87,8 +101,8 @@ void BpeModel::encode_uncached(std::string_view piece, std::vector<int32_t>& out
     if (s.len == 0 || s.next < 0) continue;
     const int32_t next = s.next;
     // Skip stale entries: the pair at this position must still merge into the same token.
-    auto it = merges_.find(pair_key(s.id, sym[next].id));
-    if (it == merges_.end() || it->second.result != top.result) continue;
+    const MergeInfo* m = merges_.find(s.id, sym[next].id);
+    if (!m || m->result != top.result) continue;
     s.id = top.result;
     s.len += sym[next].len;
     s.next = sym[next].next;

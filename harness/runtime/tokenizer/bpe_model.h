@@ -42,8 +42,30 @@ class BpeModel {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
 
+  // Pair -> merge lookups dominate the merge loop, so they use a flat open-addressing table (linear probing,
+  // power-of-two size, multiplicative hash) rather than std::unordered_map's node chains.
+  class MergeTable {
+   public:
+    void build(const std::vector<BpeMerge>& merges);
+    const MergeInfo* find(int32_t a, int32_t b) const {
+      const uint64_t key = pair_key(a, b);
+      for (size_t i = slot(key);; i = (i + 1) & mask_) {
+        if (keys_[i] == key) return &vals_[i];
+        if (keys_[i] == kEmpty) return nullptr;
+      }
+    }
+
+   private:
+    static constexpr uint64_t kEmpty = ~uint64_t{0};  // ids are non-negative, so no pair has this key
+    size_t slot(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+    std::vector<uint64_t> keys_;
+    std::vector<MergeInfo> vals_;
+    size_t mask_ = 0;
+    int shift_ = 64;
+  };
+
   Options opt_;
-  std::unordered_map<uint64_t, MergeInfo> merges_;
+  MergeTable merges_;
 
   // Per-piece cache. Natural text repeats a small set of words, so this turns the merge loop into a hash lookup
   // for almost every piece. Bounded: cleared when it grows past kCacheMaxEntries; long pieces are not cached.

@@ -1,5 +1,10 @@
 #include "harness/runtime/tokenizer/pre_tokenizer.h"
 
+#include <fmt/format.h>
+
+#include <limits>
+
+#include "harness/core/error.h"
 #include "harness/runtime/tokenizer/unicode.h"
 
 namespace bp::rt {
@@ -46,7 +51,8 @@ class Matcher {
   bool number(size_t i) const { return t_.cls[i] & unicode::kNumber; }
   bool space(size_t i) const { return t_.cls[i] & unicode::kSpace; }
   // [^\s\p{L}\p{N}]
-  bool other(size_t i) const { return t_.cls[i] == 0; }
+  bool other(size_t i) const { return (t_.cls[i] & (unicode::kLetter | unicode::kNumber | unicode::kSpace)) == 0; }
+  bool digits_numeric(size_t i) const { return t_.cls[i] & unicode::kDigitsNumeric; }
   uint32_t cp(size_t i) const { return t_.cp[i]; }
 
   size_t run(size_t i, size_t end, bool (Matcher::*pred)(size_t) const) const {
@@ -139,10 +145,10 @@ void split_digits(const Matcher& m, bool individual, Span s, std::vector<Span>& 
   size_t i = s.begin;
   while (i < s.end) {
     size_t j;
-    if (m.number(i)) j = individual ? i + 1 : m.run(i, s.end, &Matcher::number);
+    if (m.digits_numeric(i)) j = individual ? i + 1 : m.run(i, s.end, &Matcher::digits_numeric);
     else {
       j = i + 1;
-      while (j < s.end && !m.number(j)) ++j;
+      while (j < s.end && !m.digits_numeric(j)) ++j;
     }
     out.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
     i = j;
@@ -153,6 +159,8 @@ void split_digits(const Matcher& m, bool individual, Span s, std::vector<Span>& 
 
 void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& out) const {
   if (text.empty()) return;
+  if (text.size() >= std::numeric_limits<uint32_t>::max())  // offsets below are 32-bit
+    throw InputError("", "text", fmt::format("expected less than 4 GiB of text, got {} bytes", text.size()));
   if (steps_.empty()) {
     out.push_back(text);
     return;

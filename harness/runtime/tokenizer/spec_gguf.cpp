@@ -38,6 +38,8 @@ void check_id(const TokenizerData& d, int32_t id, const char* key, size_t n) {
 TokenizerSpec spec_from_gguf(const TokenizerData& d) {
   TokenizerSpec s;
   s.source = d.source;
+  if (d.model.empty() && d.tokens.empty())
+    throw InputError(d.source, "", "expected tokenizer data (GGUF tokenizer.ggml.* metadata or a tokenizer.json), got none");
   if (d.model != "gpt2")
     throw InputError(d.source, "tokenizer.ggml.model",
                      fmt::format("expected \"gpt2\" (byte-level BPE, the only tokenizer model supported), got \"{}\"",

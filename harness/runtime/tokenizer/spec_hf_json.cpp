@@ -158,6 +158,21 @@ void parse_added_tokens(const Reader& r, const json& root, TokenizerSpec& s) {
   for (const AddedToken& t : s.added) s.verbatim[t.id] = 1;
 }
 
+// NFC (alone or in a Sequence, possibly repeated) is the one normalizer byte-level BPE models use (Qwen2); returns
+// whether NFC applies.
+bool parse_normalizer(const Reader& r, const json& j, const std::string& ptr) {
+  const std::string type = r.type_of(j, ptr);
+  if (type == "NFC") return true;
+  if (type == "Sequence") {
+    const json& list = r.member(j, ptr, "normalizers", json::value_t::array);
+    bool nfc = false;
+    for (size_t i = 0; i < list.size(); ++i)
+      nfc = parse_normalizer(r, list[i], json_pointer_append(ptr + "/normalizers", i)) || nfc;
+    return nfc;
+  }
+  r.fail(ptr + "/type", fmt::format("expected a supported normalizer (NFC, or null), got \"{}\"", type));
+}
+
 // Flattens the pre-tokenizer into steps. Exactly one ByteLevel is required and it must come last: it is what maps
 // bytes to the byte-level alphabet, and steps after it would see that alphabet instead of the text.
 void parse_pre(const Reader& r, const json& j, const std::string& ptr, std::vector<PreStep>& steps,
@@ -265,8 +280,7 @@ TokenizerSpec spec_from_hf_json(const TokenizerData& d) {
   parse_added_tokens(r, root, s);
   if (s.verbatim.size() != s.id_to_text.size()) s.verbatim.assign(s.id_to_text.size(), 0);
 
-  if (const json* n = r.optional(root, "normalizer"))
-    r.fail("/normalizer", "expected null (normalizers are not supported), got " + Reader::describe(*n));
+  if (const json* n = r.optional(root, "normalizer")) s.nfc = parse_normalizer(r, *n, "/normalizer");
 
   const json* pre = r.optional(root, "pre_tokenizer");
   if (!pre) r.fail("/pre_tokenizer", "expected a byte-level pre-tokenizer (ByteLevel, or a Sequence ending in ByteLevel), got null");

@@ -12,6 +12,7 @@
 #include "harness/core/error.h"
 #include "harness/runtime/tokenizer/bpe_model.h"
 #include "harness/runtime/tokenizer/byte_level.h"
+#include "harness/runtime/tokenizer/nfc.h"
 #include "harness/runtime/tokenizer/tokenizer_spec.h"
 #include "harness/runtime/tokenizer/unicode.h"
 
@@ -71,6 +72,7 @@ class BpeTokenizer final : public Tokenizer {
   explicit BpeTokenizer(TokenizerSpec s)
       : source_(s.source),
         bpe_(bpe_options(s)),
+        nfc_(s.nfc),
         pre_(s.pre),
         added_(std::move(s.added)),
         prefix_(std::move(s.prefix_ids)),
@@ -87,18 +89,16 @@ class BpeTokenizer final : public Tokenizer {
     std::vector<int32_t> ids;
     ids.reserve(text.size() / 3 + prefix_.size() + suffix_.size() + 1);
     if (add_special) ids.insert(ids.end(), prefix_.begin(), prefix_.end());
-    std::vector<AddedTokenMatcher::Segment> segments;
-    added_.split(text, parse_special, segments);
     std::vector<std::string_view> pieces;
-    for (const auto& seg : segments) {
-      if (seg.id >= 0) {
-        ids.push_back(seg.id);
-        continue;
+    for_each_segment(text, parse_special, [&](std::string_view seg, int32_t id) {
+      if (id >= 0) {
+        ids.push_back(id);
+        return;
       }
       pieces.clear();
-      pre_.split(seg.text, pieces);
+      pre_.split(seg, pieces);
       for (std::string_view p : pieces) bpe_.encode(p, ids);
-    }
+    });
     if (add_special) ids.insert(ids.end(), suffix_.begin(), suffix_.end());
     return ids;
   }
@@ -106,15 +106,13 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<std::string> pre_tokenize(std::string_view text, bool parse_special) const override {
     check_size(text);
     std::vector<std::string> out;
-    std::vector<AddedTokenMatcher::Segment> segments;
-    added_.split(text, parse_special, segments);
     std::vector<std::string_view> pieces;
-    for (const auto& seg : segments) {
+    for_each_segment(text, parse_special, [&](std::string_view seg, int32_t id) {
       pieces.clear();
-      if (seg.id >= 0) pieces.push_back(seg.text);
-      else pre_.split(seg.text, pieces);
+      if (id >= 0) pieces.push_back(seg);
+      else pre_.split(seg, pieces);
       for (std::string_view p : pieces) out.emplace_back(p);
-    }
+    });
     return out;
   }
 
@@ -143,6 +141,33 @@ class BpeTokenizer final : public Tokenizer {
       throw InputError("", fmt::format("ids/{}", index),
                        fmt::format("expected a token id in [0, {}) of {}, got {}", vocab_size(), source_, id));
   }
+  // Calls f(segment, id) for each added token (id >= 0) and each plain, normalized segment (id -1), in order, as
+  // Hugging Face does it: non-normalized added tokens are cut from the raw text, the rest is normalized, and then
+  // normalized added tokens are cut from that.
+  template <class F>
+  void for_each_segment(std::string_view text, bool parse_special, F&& f) const {
+    if (!nfc_) {
+      std::vector<AddedTokenMatcher::Segment> segments;
+      added_.split(text, parse_special, segments);
+      for (const auto& seg : segments) f(seg.text, seg.id);
+      return;
+    }
+    std::vector<AddedTokenMatcher::Segment> raw, normalized;
+    added_.split_pass(text, parse_special, /*normalized_pass=*/false, raw);
+    std::string buf;
+    for (const auto& seg : raw) {
+      if (seg.id >= 0) {
+        f(seg.text, seg.id);
+        continue;
+      }
+      buf.clear();
+      unicode::append_nfc(seg.text, buf);
+      normalized.clear();
+      added_.split_pass(buf, parse_special, /*normalized_pass=*/true, normalized);
+      for (const auto& n : normalized) f(n.text, n.id);
+    }
+  }
+
   // Offsets inside the pre-tokenizer are 32-bit.
   static void check_size(std::string_view text) {
     if (text.size() >= std::numeric_limits<uint32_t>::max())
@@ -151,6 +176,7 @@ class BpeTokenizer final : public Tokenizer {
 
   std::string source_;
   BpeModel bpe_;
+  bool nfc_;
   PreTokenizer pre_;
   AddedTokenMatcher added_;
   std::vector<int32_t> prefix_, suffix_;

@@ -20,6 +20,7 @@ struct TokenizerSpec {
   std::unordered_map<std::string, int32_t> vocab;  // the BPE model's vocabulary: byte-level text -> id
   std::vector<std::pair<std::string, std::string>> merges;  // (left, right) byte-level texts in rank order ...
   std::string merges_pointer;  // ... and where they are, for errors: merge i is at merges_pointer + "/" + i
+  bool nfc = false;  // normalizer: NFC (Qwen2's tokenizer.json) or none
   PreTokenizer pre;
   bool ignore_merges = false;
   int32_t unk_id = -1;

