@@ -42,6 +42,8 @@ def params_text(params) -> str:
 
 
 def _scalar_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     if isinstance(v, (dict, list)):

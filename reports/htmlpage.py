@@ -24,6 +24,7 @@ figure { background: white; border: 1px solid #e5e7eb; border-radius: 6px; margi
 figure img { max-width: 100%; height: auto; display: block; }
 figure img.broken { outline: 3px solid #dc2626; min-width: 200px; min-height: 60px; }
 figcaption { font-size: 12px; color: #4b5563; max-width: 900px; margin-top: 6px; }
+caption { text-align: left; padding: 2px 0 4px 0; }
 table { border-collapse: collapse; background: white; font-size: 12.5px; margin: 6px 0 18px 0; }
 th, td { border: 1px solid #e5e7eb; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

@@ -355,10 +355,14 @@ class Report:
                 extra = {k: v for k, v in s.labels.items() if k not in constant and k not in row_keys}
                 return f"{s.metric}[{labels_text(extra)}]" if extra else s.metric
 
-            units = {}
+            units, extras = {}, {}
             for s in all_series:
                 units.setdefault(column_of(s), s.unit)
-            columns = sorted(units, key=lambda col: (metric_order(metric_names).index(col.split("[")[0]), col))
+                extras.setdefault(column_of(s), sorted((k, v) for k, v in s.labels.items()
+                                                       if k not in constant and k not in row_keys))
+            order = metric_order(metric_names)
+            columns = sorted(units, key=lambda col: (order.index(col.split("[")[0]),
+                                                     [(k, _num_or_inf(v), str(v)) for k, v in extras[col]]))
             opt_keys = sorted({k for c in cfgs for k in c.task_options
                                if len({repr(x.task_options.get(k)) for x in cfgs}) > 1} - set(row_keys))
             headers = (["run"] if self.multi_run else []) + ["method", "params"] + \
@@ -385,7 +389,8 @@ class Report:
                     cells.append(status)
                     rows.append(cells)
                     classes.append(f"status-{c.status}")
-            const_text = ", ".join(f"{k}={v.pop()}" for k, v in sorted((k, set(values[k])) for k in constant))
+            const_text = ", ".join(f"{k}={_option_text(v)}" for k, v in sorted(
+                {k: s.labels[k] for s in all_series for k in s.labels if k in constant}.items()))
             caption = ("Repeated measurements show the median; hover a cell for n, p10–p90, min–max and CV. "
                        "Click a header to sort." + (f" Labels the same on every row: {const_text}." if const_text
                                                     else ""))
@@ -402,7 +407,7 @@ class Report:
                 {"text": c.plan_index + 1, "v": c.plan_index + 1, "cls": "num"}, c.task, c.options_text, c.method,
                 params_text(c.params), c.status,
                 {"text": fmt_value(c.wall_s) if c.wall_s is not None else "", "v": c.wall_s, "cls": "num"},
-                c.error or "", {"text": (c.comparison_key or "")[:16], "title": c.comparison_key, "cls": "mono"}])
+                c.error or "", {"text": (c.comparison_key or "")[:12], "title": c.comparison_key, "cls": "mono"}])
             classes.append(f"status-{c.status}")
         return table_html("configurations", headers, rows, row_classes=classes)
 

@@ -247,7 +247,7 @@ def _mean_ci(d: np.ndarray, clusters, settings: Settings, rng):
             idx = rng.integers(0, len(ids), size=(settings.resamples, len(ids)))
             means = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
             return float(np.quantile(means, q)), float(np.quantile(means, 1 - q)), f"{len(ids)} chunks resampled"
-    how = f"tokens resampled singly: only {len(np.unique(np.asarray(clusters)))} chunks" if clusters is not None else ""
+    how = f"items resampled singly: only {len(np.unique(np.asarray(clusters)))} clusters" if clusters is not None else ""
     if np.all(d == d[0]):
         return float(d[0]), float(d[0]), how
     if len(d) > BOOTSTRAP_MAX_N:

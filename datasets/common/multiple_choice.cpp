@@ -73,13 +73,13 @@ void add_subset_options(ParamSchema& s, long long default_limit) {
   s.integer("limit", default_limit, 0, 1000000000,
             "evaluate this many items, drawn without replacement by a seeded shuffle and run in file order "
             "(0 = every item, in file order)")
-      .integer("seed", 1234, 0, 2147483647, "seed of the subset draw (a smaller limit selects a subset of a larger one)");
+      .integer("seed", 1234, 0, 2147483647, "seed of the subset draw, mixed with the suite's seed (a smaller limit selects a subset of a larger one)");
 }
 
 void MultipleChoiceTask::run(TaskContext& ctx) {
   std::vector<McItem> all = loader_(ctx);
   const std::vector<size_t> pick =
-      choose_subset(all.size(), (size_t)ctx.options.get_int("limit"), (uint64_t)ctx.options.get_int("seed"));
+      choose_subset(all.size(), (size_t)ctx.options.get_int("limit"), task_seed(ctx.options.get_int("seed"), ctx.seed));
   const rt::Tokenizer& tok = ctx.model->tokenizer();
   size_t n_acc = 0, n_norm = 0;
   for (size_t done = 0; done < pick.size(); ++done) {

@@ -57,7 +57,7 @@ void add_retrieval_options(ParamSchema& s, long long default_max_new) {
       .integer_list("depths_percent", {0, 25, 50, 75, 100}, 0, 100,
                     "where the fact sits, in percent of the filler before it (0 = start, 100 = end)")
       .integer("items", 2, 1, 100000, "items per depth, each with its own seed")
-      .integer("seed", 1234, 0, 2147483647, "generator seed: the same seed gives the same prompts")
+      .integer("seed", 1234, 0, 2147483647, "generator seed, mixed with the suite's seed: the same seeds give the same prompts")
       .integer("max_new_tokens", default_max_new, 1, 4096, "greedy tokens generated per item");
 }
 
@@ -78,7 +78,7 @@ void RetrievalTask::run(TaskContext& ctx) {
   const int64_t context = ctx.options.get_int("context");
   const std::vector<long long> depths = ctx.options.get_int_list("depths_percent");
   const int64_t n_items = ctx.options.get_int("items");
-  const uint64_t seed = (uint64_t)ctx.options.get_int("seed");
+  const uint64_t seed = task_seed(ctx.options.get_int("seed"), ctx.seed);
   const int max_new = (int)ctx.options.get_int("max_new_tokens");
   const rt::Tokenizer& tok = ctx.model->tokenizer();
 

@@ -41,7 +41,7 @@ struct RetrievalSpec {
 };
 
 // Options: context, depths_percent, items, seed, max_new_tokens (see add_retrieval_options). For each depth and
-// each item: seed = mix(seed, context, depth, item), prompt fitted to `context` tokens, greedy continuation of
+// each item: seed = mix(mix(seed option, suite seed), context, depth, item), prompt fitted to `context` tokens, greedy continuation of
 // max_new_tokens in a fresh session of the configuration; one result item each (key "context/depth/index", score
 // 1/0, detail: seed, answer, generation, prompt_tokens, units, depth) and the accuracy metrics.
 class RetrievalTask : public Task {

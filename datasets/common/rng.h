@@ -22,6 +22,12 @@ uint64_t mix_seed(uint64_t seed, uint64_t value, Rest... rest) {
   return mix_seed(mix_seed(seed, value), static_cast<uint64_t>(rest)...);
 }
 
+// The seed a task draws from: its own `seed` option mixed with the suite's seed (TaskContext::seed), so changing
+// either changes the draws; both are part of the configuration's identity.
+inline uint64_t task_seed(long long option_seed, uint64_t suite_seed) {
+  return mix_seed((uint64_t)option_seed, suite_seed);
+}
+
 // Indices of the items to evaluate: all of 0..n-1 in order when limit == 0 or limit >= n; otherwise `limit`
 // indices drawn without replacement by a Fisher-Yates shuffle seeded with `seed`, returned ascending. A smaller
 // limit with the same seed selects a subset of a larger limit's selection (the shuffle's prefix).

@@ -74,7 +74,7 @@ class Gsm8kTask : public Task {
   void run(TaskContext& ctx) override {
     std::vector<Gsm8kItem> all = load_gsm8k(ctx.data_root, kGsm8kTest);
     const std::vector<size_t> pick =
-        choose_subset(all.size(), (size_t)ctx.options.get_int("limit"), (uint64_t)ctx.options.get_int("seed"));
+        choose_subset(all.size(), (size_t)ctx.options.get_int("limit"), task_seed(ctx.options.get_int("seed"), ctx.seed));
     const int shots = (int)ctx.options.get_int("shots");
     const int max_new = (int)ctx.options.get_int("max_new_tokens");
     const rt::Tokenizer& tok = ctx.model->tokenizer();

@@ -70,7 +70,7 @@ class LatencyTask : public Task {
     const int decode_tokens = (int)ctx.options.get_int("decode_tokens");
     const int warmup = (int)ctx.options.get_int("warmup");
     const int reps = (int)ctx.options.get_int("repetitions");
-    const uint64_t seed = (uint64_t)ctx.options.get_int("seed");
+    const uint64_t seed = task_seed(ctx.options.get_int("seed"), ctx.seed);
     const rt::Tokenizer& tok = ctx.model->tokenizer();
     const std::vector<int32_t> text =
         perplexity_tokens(tok, perplexity_text(read_verified(ctx.data_root, kWikiText2Test)));
@@ -184,7 +184,7 @@ BENCH_REGISTER_TASK(latency) {
       .integer("decode_tokens", 32, 1, 100000, "tokens decoded one at a time after each prompt")
       .integer("warmup", 1, 0, 100, "untimed runs per context length before the repetitions")
       .integer("repetitions", 3, 1, 1000, "timed runs per context length, each in a fresh session (all stored)")
-      .integer("seed", 1234, 0, 2147483647, "chooses where in WikiText-2's test tokens each prompt starts");
+      .integer("seed", 1234, 0, 2147483647, "chooses (with the suite's seed) where in WikiText-2's test tokens each prompt starts");
   t.metrics = {{"prefill_ms", "ms"},           {"prefill_tok_s", "tok/s"},     {"decode_ms_median", "ms"},
                {"decode_ms_p90", "ms"},        {"decode_tok_s", "tok/s"},      {"kv_bytes", "bytes"},
                {"kv_bytes_part", "bytes"},     {"kv_bytes_after_decode", "bytes"}, {"scratch_bytes", "bytes"},

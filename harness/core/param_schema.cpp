@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -35,7 +36,11 @@ std::string join_strings(const std::vector<std::string>& v) {
   return s;
 }
 
-std::string fmt_number(double x) { return fmt::format("{:g}", x); }
+// Integral bounds print exactly (1048576, not 1.04858e+06); others in the shortest form.
+std::string fmt_number(double x) {
+  if (std::isfinite(x) && std::floor(x) == x && std::fabs(x) < 1e15) return fmt::format("{:.0f}", x);
+  return fmt::format("{:g}", x);
+}
 
 std::string expectation(const ParamSpec& s) {
   switch (s.type) {
@@ -205,24 +210,28 @@ json ParamSchema::canonicalize(const json& given, const std::string& file, const
 
 std::string ParamSchema::describe() const {
   if (specs_.empty()) return "  (no parameters)\n";
-  size_t w = 4;
-  for (const auto& s : specs_) w = std::max(w, s.name.size());
-  std::ostringstream os;
-  for (const auto& s : specs_) {
-    std::string range;
+  auto range_of = [](const ParamSpec& s) -> std::string {
     switch (s.type) {
       case ParamType::Int:
-        range = s.int_choices.empty() ? fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max))
-                                      : "{" + join_ints(s.int_choices) + "}";
-        break;
+        return s.int_choices.empty() ? fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max))
+                                     : "{" + join_ints(s.int_choices) + "}";
       case ParamType::Float:
-      case ParamType::IntList: range = fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max)); break;
-      case ParamType::Enum: range = "{" + join_strings(s.choices) + "}"; break;
-      default: break;
+      case ParamType::IntList: return fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
+      case ParamType::Enum: return "{" + join_strings(s.choices) + "}";
+      default: return "";
     }
-    os << fmt::format("  {:<{}}  {:<6}  default {:<10} {:<22} {}\n", s.name, w, param_type_name(s.type),
-                      s.default_value.dump(), range, s.doc);
+  };
+  // Columns as wide as their widest cell, so long defaults (lists) and ranges stay aligned.
+  size_t wn = 4, wd = 7, wr = 5;
+  for (const auto& s : specs_) {
+    wn = std::max(wn, s.name.size());
+    wd = std::max(wd, s.default_value.dump().size());
+    wr = std::max(wr, range_of(s).size());
   }
+  std::ostringstream os;
+  for (const auto& s : specs_)
+    os << fmt::format("  {:<{}}  {:<6}  default {:<{}}  {:<{}}  {}\n", s.name, wn, param_type_name(s.type),
+                      s.default_value.dump(), wd, range_of(s), wr, s.doc);
   return os.str();
 }
 

@@ -18,6 +18,7 @@
 #include "harness/core/progress.h"
 #include "harness/core/provenance.h"
 #include "harness/core/results.h"
+#include "harness/core/session_factory.h"
 #include "harness/core/store.h"
 #include "harness/runtime/io/model_file.h"
 
@@ -44,8 +45,6 @@ ModelBackend runtime_model_backend() {
 
 namespace {
 
-const char* kReferenceMethod = "fp16";
-
 struct Prepared {
   Configuration c;
   NewConfiguration row;
@@ -54,9 +53,7 @@ struct Prepared {
 
 // "fp16" for the reference (fp16 with its default parameters), else name + canonical parameters.
 std::string method_key(const MethodVariant& m) {
-  const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
-  if (m.info->name == kReferenceMethod && ref &&
-      m.params.values() == ref->schema.canonicalize(json::object(), "", ""))
+  if (m.info->name == kReferenceMethod && m.params.values() == m.info->schema.canonicalize(json::object(), "", ""))
     return kReferenceMethod;
   return m.params.values().empty() ? m.info->name : m.info->name + m.params.canonical_text();
 }
@@ -137,34 +134,17 @@ class Models {
   std::unique_ptr<rt::Model> base_, inst_;
 };
 
-std::unique_ptr<rt::KvCache> make_cache(const MethodInfo& mi, const Params& params, const MethodContext& mc) {
-  if (mi.make_kv_cache) return mi.make_kv_cache(mc, params);
-  // Weight-only and token methods keep the full-precision cache.
-  const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
-  if (!ref || !ref->make_kv_cache)
-    throw std::runtime_error(fmt::format("method \"{}\" has no KV cache of its own and the reference method \"{}\" "
-                                         "is not registered", mi.name, kReferenceMethod));
-  return ref->make_kv_cache(mc, Params(ref->schema.canonicalize(json::object(), "", "")));
-}
-
 // Runs one configuration's task, collecting its results. Throws on any failure.
 ConfigurationResults run_configuration(const Configuration& c, rt::Model* model, rt::Model* base, const Suite& suite,
                                        int threads, const DataRoot& root, ReferenceCache& refs, Progress& progress) {
   const TaskInfo& ti = *c.task->info;
   if (!ti.make) throw std::runtime_error(fmt::format("task \"{}\" registers no factory", ti.name));
   CollectingSink sink(ti, suite.metrics);
-  // Token selectors must outlive the sessions that point to them: they live until the task is done.
-  std::vector<std::unique_ptr<rt::TokenSelector>> selectors;
-  auto session_for = [&](rt::Model* m, const MethodInfo& mi, const Params& params) -> std::unique_ptr<rt::Session> {
+  // One factory per configuration: the token selectors it keeps for its sessions go when the task is done.
+  SessionFactory sessions(rt::parse_device(suite.device), threads, suite.seed, suite.file, "/device");
+  auto need = [](rt::Model* m) -> const rt::Model& {
     if (!m) throw std::runtime_error("no model is loaded for this configuration");
-    MethodContext mc{m->kv_geometry(threads), &m->config(), suite.seed};
-    std::unique_ptr<rt::KvCache> cache = make_cache(mi, params, mc);
-    rt::TokenSelector* sel = nullptr;
-    if (mi.make_token_selector) {
-      selectors.push_back(mi.make_token_selector(mc, params));
-      sel = selectors.back().get();
-    }
-    return std::make_unique<rt::Session>(*m, std::move(cache), threads, sel);
+    return *m;
   };
 
   TaskContext ctx;
@@ -173,12 +153,8 @@ ConfigurationResults run_configuration(const Configuration& c, rt::Model* model,
   ctx.data_root = root.path;
   ctx.threads = threads;
   ctx.seed = suite.seed;
-  ctx.new_session = [&] { return session_for(model, *c.method->info, c.method->params); };
-  ctx.new_reference_session = [&]() -> std::unique_ptr<rt::Session> {
-    const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
-    if (!ref) throw std::runtime_error(fmt::format("the reference method \"{}\" is not registered", kReferenceMethod));
-    return session_for(base, *ref, Params(ref->schema.canonicalize(json::object(), "", "")));
-  };
+  ctx.new_session = [&] { return sessions.make(need(model), *c.method->info, c.method->params); };
+  ctx.new_reference_session = [&] { return sessions.make_reference(need(base)); };
   ctx.method_key = method_key(*c.method);
   ctx.reference_cache = &refs;
   ctx.sink = &sink;
@@ -190,123 +166,28 @@ ConfigurationResults run_configuration(const Configuration& c, rt::Model* model,
   return sink.results();
 }
 
-}  // namespace
-
-RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, const ModelBackend& backend) {
-  Suite suite = load_suite(suite_path);
-  const int threads = opts.threads.value_or(suite.threads);
-  if (threads < 1 || threads > kMaxThreads)
-    throw InputError("--threads", "", fmt::format("expected an integer in [1, {}], got {}", kMaxThreads, threads));
-
-  std::vector<Configuration> plan = expand_plan(suite);
-  const size_t total = plan.size();
-  if (!opts.filter.empty()) {
-    plan = filter_plan(plan, opts.filter);
-    if (plan.empty())
-      throw InputError("--filter", "", fmt::format("no configuration of the suite's {} matches \"{}\"; expected a regular "
-                                                   "expression matching labels as `bench run --dry-run` prints them",
-                                                   total, opts.filter));
-  }
-  std::vector<Configuration> order = order_for_loading(plan);
-  RunOutcome outcome;
-  outcome.planned = order.size();
-  if (opts.dry_run) {
-    print_plan(opts.plan_out, suite, order, total, threads);
-    return outcome;
-  }
-
-  // ---- verify inputs before anything is written ----------------------------------------------------------------
-  DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
-  DataVerifier verifier(root);
-  std::map<const ModelSpec*, std::string> model_sha;
-  for (const auto& m : suite.models) {
-    bool used = std::any_of(order.begin(), order.end(), [&](const Configuration& c) { return c.model == &m; });
-    if (!used) continue;
-    if (!fs::exists(m.path))
-      throw InputError(suite.file, m.pointer,
-                       fmt::format("model not found at {}; expected {}", m.path,
-                                   m.name.empty() ? "an existing .gguf file or model directory"
-                                                  : "the fetched file (run `bench fetch-model " + m.name + "`)"));
-    std::string sha = backend.sha256(m);
-    if (const ModelEntry* e = m.name.empty() ? nullptr : find_model_entry(m.name); e && sha != e->sha256)
-      throw InputError(suite.file, m.pointer,
-                       fmt::format("model file {} has sha256 {}; expected {} (fetch it again: delete the file and run "
-                                   "`bench fetch-model {}`)", m.path, sha, e->sha256, m.name));
-    model_sha[&m] = sha;
-  }
+// sha256 of every model the plan uses, checked against the registry's for registry models.
+std::map<const ModelSpec*, std::string> hash_models(const Suite& suite, const std::vector<Configuration>& order,
+                                                    const ModelBackend& backend) {
+  std::map<const ModelSpec*, std::string> model_sha = hash_models(suite, order, backend);
+  // Fails (exit code 2) when the suite's device cannot be used here.
+  SessionFactory device_check(rt::parse_device(suite.device), threads, suite.seed, suite.file, "/device");
   Provenance prov = collect_provenance();
   std::vector<Prepared> prepared;
-  std::map<std::string, size_t> by_identity;
-  for (const auto& c : order) {
-    const TaskInfo& ti = *c.task->info;
-    std::vector<DataFile> files = ti.data_files ? ti.data_files(c.task->options) : std::vector<DataFile>{};
-    if (c.transforms_weights()) files.push_back(DataFile{kCalibrationFile, kCalibrationSha256});
-    for (const auto& f : files) verifier.verify(f, suite.file, c.task->pointer, fmt::format("task \"{}\"", ti.name));
-
-    Prepared p;
-    p.c = c;
-    NewConfiguration& r = p.row;
-    r.plan_index = (int64_t)c.plan_index;
-    r.label = c.label;
-    r.method = c.method->info->name;
-    r.method_kind = method_kind_name(c.method->info->kind);
-    r.params = c.method->params.canonical_text();
-    r.model_name = c.model->name;
-    r.model_path = c.model->path;
-    r.model_sha256 = model_sha.at(c.model);
-    r.model_storage = c.model->storage_name();
-    r.task = ti.name;
-    r.task_options = c.task->options.canonical_text();
-    r.dataset_files = dataset_files_json(files);
-    r.protocol = ti.protocol;
-    r.protocol_version = ti.protocol_version;
-    json metrics = json::array();
-    for (const auto& [name, unit] : ti.metrics)
-      if (suite.metrics.empty() || std::find(suite.metrics.begin(), suite.metrics.end(), name) != suite.metrics.end())
-        metrics.push_back(name);
-    r.protocol_params = json{{"options", c.task->options.values()}, {"seed", suite.seed}, {"threads", threads},
-                             {"device", suite.device}, {"metrics", metrics}}.dump();
-    r.build_id = prov.build_id;
-    r.comparison_key = comparison_key(IdentityFields{r.model_sha256, r.model_storage, r.method, r.params, r.task,
-                                                     r.protocol, r.protocol_version, r.protocol_params, r.dataset_files});
-    r.identity = identity_hash(r.comparison_key, r.build_id);
-    by_identity[r.identity] = prepared.size();
-    prepared.push_back(std::move(p));
-  }
+  for (const auto& c : order)
+    prepared.push_back(Prepared{c, make_row(c, suite, threads, model_sha.at(c.model), prov.build_id, verifier), 0});
 
   // ---- the run in the database ---------------------------------------------------------------------------------
   if (auto parent = fs::path(opts.db_path).parent_path(); !parent.empty()) fs::create_directories(parent);
   Store store(opts.db_path);
   std::vector<Prepared*> todo;
   if (opts.resume) {
-    auto prev = store.latest_run_of_suite(suite.sha256);
-    if (!prev)
-      throw InputError(opts.db_path, "", fmt::format("--resume: no run of this suite (sha256 {}) in the database; "
-                                                     "expected an earlier `bench run` of the same suite file", suite.sha256));
-    if (prev->build_id != prov.build_id)
-      throw InputError(opts.db_path, "",
-                       fmt::format("--resume: run {} was made by another build ({}), this is {}; its results cannot be "
-                                   "completed by a different build: start a new run", prev->id, prev->build_id.substr(0, 12),
-                                   prov.build_id.substr(0, 12)));
-    outcome.run_id = prev->id;
-    for (const auto& sc : store.configurations(prev->id)) {
-      if (sc.status == "complete") continue;
-      auto it = by_identity.find(sc.identity);
-      if (it == by_identity.end()) {
-        if (!opts.filter.empty()) continue;  // left out by --filter (or changed: a run without --filter says which)
-        throw InputError(opts.db_path, "",
-                         fmt::format("--resume: configuration {} of run {} ({}) is not in this plan with the same "
-                                     "identity: the model or data files changed since the run started; start a new run",
-                                     sc.plan_index + 1, prev->id, sc.label));
-      }
-      prepared[it->second].db_id = sc.id;
-    }
+    outcome.run_id = attach_to_previous_run(store, suite, opts, prov.build_id, prepared);
     for (auto& p : prepared)
       if (p.db_id) todo.push_back(&p);
-    store.reopen_run(prev->id);
     if (opts.log)
       std::fprintf(opts.log, "resuming run %lld: %zu configuration(s) without a complete result\n",
-                   (long long)prev->id, todo.size());
+                   (long long)outcome.run_id, todo.size());
   } else {
     NewRun run{suite.name, suite.file, suite.sha256, suite.text, prov, threads, suite.seed, suite.device, root.path,
                opts.command_line};

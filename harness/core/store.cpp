@@ -31,6 +31,14 @@ std::string host_name() {
   return gethostname(host, sizeof host - 1) == 0 ? host : "unknown";
 }
 
+// A run marked 'running' whose process is gone (on this host) was interrupted. Other hosts cannot be asked: their
+// runs count as live.
+bool live(const json& status, const json& host, const json& pid) {
+  if (status != "running") return false;
+  if (host != host_name() || !pid.is_number_integer()) return true;
+  return !(kill((pid_t)pid.get<long long>(), 0) != 0 && errno == ESRCH);
+}
+
 // JSON-valued text columns, parsed when rows are read back.
 bool is_json_column(const std::string& name) {
   return name == "params" || name == "task_options" || name == "dataset_files" || name == "protocol_params" ||
@@ -147,6 +155,11 @@ std::optional<StoredRun> Store::latest_run_of_suite(const std::string& suite_sha
 
 std::optional<StoredRun> Store::find_run(int64_t run_id) { return read_run(db_, "id = ?", "", run_id); }
 
+bool Store::run_is_live(int64_t run_id) {
+  json rows = query_rows(db_, "SELECT status, host, pid FROM runs WHERE id = ?", run_id);
+  return !rows.empty() && live(rows[0]["status"], rows[0]["host"], rows[0]["pid"]);
+}
+
 void Store::reopen_run(int64_t run_id) {
   db_.write_transaction([&] {
     Stmt st(db_, "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, host = ? WHERE id = ?");
@@ -249,13 +262,8 @@ json Store::list_runs() {
       (SELECT COUNT(*) FROM configurations c WHERE c.run_id = r.id AND c.status = 'complete') AS complete,
       (SELECT COUNT(*) FROM configurations c WHERE c.run_id = r.id AND c.status = 'failed') AS failed
       FROM runs r ORDER BY r.id DESC)SQL", 0);
-  // A 'running' run whose process is gone (on this host) was interrupted: say so rather than "running".
-  const std::string here = host_name();
-  for (auto& r : runs) {
-    if (r["status"] == "running" && r["host"] == here && r["pid"].is_number_integer() &&
-        kill((pid_t)r["pid"].get<long long>(), 0) != 0 && errno == ESRCH)
-      r["status"] = "interrupted";
-  }
+  for (auto& r : runs)
+    if (r["status"] == "running" && !live(r["status"], r["host"], r["pid"])) r["status"] = "interrupted";
   return runs;
 }
 

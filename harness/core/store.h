@@ -68,6 +68,8 @@ class Store {
   // The latest run of the suite with this sha256, if any.
   std::optional<StoredRun> latest_run_of_suite(const std::string& suite_sha256);
   std::optional<StoredRun> find_run(int64_t run_id);
+  // Whether the run is 'running' in a process that is alive on this host (not an interrupted run).
+  bool run_is_live(int64_t run_id);
   // Marks a run as running again (resume), by this process.
   void reopen_run(int64_t run_id);
   std::vector<StoredConfiguration> configurations(int64_t run_id);

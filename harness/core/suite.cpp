@@ -307,9 +307,10 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
   if (j.contains("seed"))
     s.seed = (uint64_t)require_int(j["seed"], 0, (1LL << 53), file, "/seed", "an integer in [0, 2^53]");
   if (j.contains("device")) {
-    if (j["device"] != "cpu")
-      throw InputError(file, "/device", fmt::format("expected one of [\"cpu\"] (the devices this runtime supports), got {}", got(j["device"])));
-    s.device = "cpu";
+    // Whether the device is usable on this machine is checked when the run starts (not for --dry-run).
+    if (j["device"] != "cpu" && j["device"] != "cuda")
+      throw InputError(file, "/device", fmt::format("expected one of [\"cpu\", \"cuda\"], got {}", got(j["device"])));
+    s.device = j["device"].get<std::string>();
   }
 
   std::vector<EntryShape> task_entries, method_entries;

@@ -53,7 +53,7 @@ struct Suite {
   std::optional<std::string> data_root;  // resolved
   int threads = 1;
   uint64_t seed = 0;
-  std::string device = "cpu";
+  std::string device = "cpu";  // "cpu" | "cuda" (rt::parse_device)
   std::vector<TaskVariant> tasks;
   std::vector<MethodVariant> methods;
   std::vector<std::string> metrics;  // empty: every metric the tasks report

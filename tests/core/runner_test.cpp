@@ -14,6 +14,7 @@
 #include "harness/core/provenance.h"
 #include "harness/core/runner.h"
 #include "harness/core/store.h"
+#include "harness/runtime/device_session.h"
 #include "tests/core/temp_dir.h"
 #include "tests/core/test_plugins.h"
 
@@ -203,6 +204,25 @@ TEST_F(RunnerTest, MissingModelIsAnInputError) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()),
               path + ": /model: model not found at " + dir.path() + "/absent.gguf; expected an existing .gguf file or model directory");
+  }
+}
+
+// A device this machine cannot use stops the run before anything is written; one it can use runs.
+TEST_F(RunnerTest, TheSuitesDeviceMustBeUsableHere) {
+  std::string path = suite("dev", R"([{"task": "test-echo"}])", R"([{"method": "fp16"}])", R"(, "device": "cuda")");
+  std::string why;
+  if (!rt::device_available(rt::Device::Cuda, &why)) {
+    try {
+      run(path, options());
+      FAIL() << "no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), path + ": /device: device \"cuda\" cannot be used: " + why);
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "results/bench.db"));
+  } else {
+    RunOutcome out = run(path, options());
+    EXPECT_EQ(out.exit_code, 0);
+    EXPECT_EQ(load(out.run_id)["run"]["device"], "cuda");
   }
 }
 

@@ -147,7 +147,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"threads_string", suite_with(kT, kM, R"(, "threads": "2")"), "s.json: /threads: expected an integer in [1, 1024], got \"2\""},
         ErrorCase{"seed_negative", suite_with(kT, kM, R"(, "seed": -1)"), "s.json: /seed: expected an integer in [0, 2^53], got -1"},
         ErrorCase{"device", suite_with(kT, kM, R"(, "device": "tpu")"),
-                  "s.json: /device: expected one of [\"cpu\"] (the devices this runtime supports), got \"tpu\""},
+                  "s.json: /device: expected one of [\"cpu\", \"cuda\"], got \"tpu\""},
         ErrorCase{"data_root_type", suite_with(kT, kM, R"(, "data_root": 1)"),
                   "s.json: /data_root: expected a directory path (a non-empty string), got 1"},
         ErrorCase{"tasks_missing", R"({"name": "t", "model": "/m.gguf", "methods": []})",
@@ -223,11 +223,22 @@ TEST(Suite, UnknownNamesListWhatIsRegistered) {
   EXPECT_NE(e.find("\"test-kv\""), std::string::npos) << e;
 }
 
-TEST(Suite, LatencySectionNeedsTheLatencyTask) {
-  if (TaskRegistry::find("latency")) GTEST_SKIP() << "the latency task is registered; the CLI suite tests cover it";
-  std::string e = error_of(suite_with(kT, kM, R"(, "latency": {"contexts": [512]})"));
-  EXPECT_TRUE(e.starts_with("s.json: /latency: unknown task \"latency\"; expected one of [")) << e;
-  EXPECT_TRUE(e.ends_with("] (the \"latency\" section needs the latency task)")) << e;
+// The "latency" section is shorthand for the latency task (datasets/latency) with those options.
+TEST(Suite, LatencySectionIsTheLatencyTask) {
+  ASSERT_NE(TaskRegistry::find("latency"), nullptr);
+  Suite s = parse(R"({"name": "t", "model": "/m.gguf", "latency": {"contexts": [512, 1024], "repetitions": 2},
+                      "methods": [{"method": "fp16"}]})");
+  ASSERT_EQ(s.tasks.size(), 1u);
+  EXPECT_EQ(s.tasks[0].info->name, "latency");
+  EXPECT_EQ(s.tasks[0].pointer, "/latency");
+  EXPECT_EQ(s.tasks[0].options.values()["contexts"], json::parse("[512, 1024]"));
+  EXPECT_EQ(s.tasks[0].label(), "latency(contexts=[512,1024],repetitions=2)");
+  std::string e = error_of(R"({"name": "t", "model": "/m.gguf", "latency": {"context": 512}, "methods": [{"method": "fp16"}]})");
+  EXPECT_TRUE(e.starts_with("s.json: /latency/context: unknown parameter \"context\"; expected one of [")) << e;
+  // The section and an equal task entry are the same configuration.
+  e = error_of(R"({"name": "t", "model": "/m.gguf", "tasks": [{"task": "latency", "options": {"contexts": [512]}}],
+                   "latency": {"contexts": [512]}, "methods": [{"method": "fp16"}]})");
+  EXPECT_TRUE(e.starts_with("s.json: /latency: duplicate configuration: task \"latency\" with options")) << e;
 }
 
 TEST(Suite, ReadsFilesAndReportsUnreadableOnes) {

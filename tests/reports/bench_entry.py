@@ -27,4 +27,6 @@ def run_entry(command, args, timeout=900):
     script directly (the same code path after the thin C++ wrapper)."""
     b = bench_with_reports()
     argv = [b, command, *args] if b else [sys.executable, os.path.join(REPO, "reports", f"{command}.py"), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    # The wrapper runs the scripts with this interpreter: the one running the tests, which has their packages.
+    env = dict(os.environ, BENCH_PYTHON=sys.executable)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)

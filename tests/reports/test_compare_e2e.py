@@ -185,3 +185,33 @@ def test_compare_usage_errors(tmp_path):
     assert res.returncode == 2 and "no run with id 7" in res.stderr
     res = run_entry("compare", ["--help"])
     assert res.returncode == 0 and "--fail-on" in res.stdout and "FILE.db:RUN" in res.stdout
+
+
+def test_cpp_wrapper_runs_the_scripts(tmp_path):
+    """`bench report`/`bench compare` are the C++ binary's subcommands (ctest passes BENCH_BINARY): they run the
+    Python entry points with the same arguments and exit with their status."""
+    import subprocess
+    import sys
+    from bench_entry import bench_with_reports
+    bench = bench_with_reports()
+    if not bench:
+        if os.environ.get("BENCH_BINARY"):
+            pytest.fail(f"{os.environ['BENCH_BINARY']} has no report/compare subcommands")
+        pytest.skip("no bench binary built")
+    env = dict(os.environ, BENCH_PYTHON=sys.executable)
+    db = tmp_path / "w.db"
+    conn = make_db.create_db(str(db))
+    make_db.add_run(conn, variants=VARIANTS[:2], tasks=("piqa",))
+    make_db.add_run(conn, variants=VARIANTS[:2], tasks=("piqa",), effects=[{"variant": "kv-int8", "flip": 30}])
+    conn.close()
+    run = lambda *a, **kw: subprocess.run([bench, *a], capture_output=True, text=True, timeout=300, **kw)
+    assert run("compare", "1", "2", "--db", str(db), env=env).returncode == 1
+    assert run("compare", "2", "1", "--db", str(db), env=env).returncode == 0
+    res = run("compare", "1", env=env)
+    assert res.returncode == 2 and "HEAD" in res.stderr
+    # No interpreter: a clear message and 127, as a shell says for a missing program.
+    res = run("report", "--db", str(db), "--out", str(tmp_path / "r"), env=dict(env, BENCH_PYTHON="/nonexistent/py"))
+    assert res.returncode == 127 and "BENCH_PYTHON" in res.stderr
+    # Scripts found from another working directory (the binary's own location or source tree).
+    res = run("report", "--db", str(db), "--out", str(tmp_path / "r"), env=env, cwd=str(tmp_path))
+    assert res.returncode == 0 and (tmp_path / "r" / "report.html").is_file(), res.stderr

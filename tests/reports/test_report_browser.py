@@ -27,7 +27,7 @@ def chromium():
 
 def browser(args, profile, timeout=180):
     cmd = [chromium(), "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", "--no-first-run",
-           "--disable-extensions", "--disable-background-networking", f"--user-data-dir={profile}", *args]
+           "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 

@@ -1,6 +1,6 @@
-// BpeTokenizer: the one Tokenizer implementation. Added tokens are cut out first, the rest is pre-tokenized and
-// each piece is BPE-encoded (bpe_model.h). Decoding maps byte-level text back to bytes; added tokens decode as
-// their text.
+// BpeTokenizer: the one Tokenizer implementation. Added tokens are cut out first, the rest is normalized (NFC, when
+// the tokenizer.json asks for it), pre-tokenized, and each piece is BPE-encoded (bpe_model.h). Decoding maps
+// byte-level text back to bytes; added tokens decode as their text.
 #include "harness/runtime/tokenizer/tokenizer.h"
 
 #include <fmt/format.h>
