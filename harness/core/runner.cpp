@@ -169,6 +169,122 @@ ConfigurationResults run_configuration(const Configuration& c, rt::Model* model,
 // sha256 of every model the plan uses, checked against the registry's for registry models.
 std::map<const ModelSpec*, std::string> hash_models(const Suite& suite, const std::vector<Configuration>& order,
                                                     const ModelBackend& backend) {
+  std::map<const ModelSpec*, std::string> model_sha;
+  for (const auto& m : suite.models) {
+    bool used = std::any_of(order.begin(), order.end(), [&](const Configuration& c) { return c.model == &m; });
+    if (!used) continue;
+    if (!fs::exists(m.path))
+      throw InputError(suite.file, m.pointer,
+                       fmt::format("model not found at {}; expected {}", m.path,
+                                   m.name.empty() ? "an existing .gguf file or model directory"
+                                                  : "the fetched file (run `bench fetch-model " + m.name + "`)"));
+    std::string sha = backend.sha256(m);
+    if (const ModelEntry* e = m.name.empty() ? nullptr : find_model_entry(m.name); e && sha != e->sha256)
+      throw InputError(suite.file, m.pointer,
+                       fmt::format("model file {} has sha256 {}; expected {} (fetch it again: delete the file and run "
+                                   "`bench fetch-model {}`)", m.path, sha, e->sha256, m.name));
+    model_sha[&m] = sha;
+  }
+  return model_sha;
+}
+
+// The stored row of a configuration, with its identity. Verifies the task's data files on the way.
+NewConfiguration make_row(const Configuration& c, const Suite& suite, int threads, const std::string& model_sha,
+                          const std::string& build_id, DataVerifier& verifier) {
+  const TaskInfo& ti = *c.task->info;
+  std::vector<DataFile> files = ti.data_files ? ti.data_files(c.task->options) : std::vector<DataFile>{};
+  if (c.transforms_weights()) files.push_back(DataFile{kCalibrationFile, kCalibrationSha256});
+  for (const auto& f : files) verifier.verify(f, suite.file, c.task->pointer, fmt::format("task \"{}\"", ti.name));
+
+  NewConfiguration r;
+  r.plan_index = (int64_t)c.plan_index;
+  r.label = c.label;
+  r.method = c.method->info->name;
+  r.method_kind = method_kind_name(c.method->info->kind);
+  r.params = c.method->params.canonical_text();
+  r.model_name = c.model->name;
+  r.model_path = c.model->path;
+  r.model_sha256 = model_sha;
+  r.model_storage = c.model->storage_name();
+  r.task = ti.name;
+  r.task_options = c.task->options.canonical_text();
+  r.dataset_files = dataset_files_json(files);
+  r.protocol = ti.protocol;
+  r.protocol_version = ti.protocol_version;
+  json metrics = json::array();
+  for (const auto& [name, unit] : ti.metrics)
+    if (suite.metrics.empty() || std::find(suite.metrics.begin(), suite.metrics.end(), name) != suite.metrics.end())
+      metrics.push_back(name);
+  r.protocol_params = json{{"options", c.task->options.values()}, {"seed", suite.seed}, {"threads", threads},
+                           {"device", suite.device}, {"metrics", metrics}}.dump();
+  r.build_id = build_id;
+  r.comparison_key = comparison_key(IdentityFields{r.model_sha256, r.model_storage, r.method, r.params, r.task,
+                                                   r.protocol, r.protocol_version, r.protocol_params, r.dataset_files});
+  r.identity = identity_hash(r.comparison_key, r.build_id);
+  return r;
+}
+
+// --resume: the latest run of this suite text. Sets db_id of the prepared configurations it has not completed and
+// returns the run id.
+int64_t attach_to_previous_run(Store& store, const Suite& suite, const RunOptions& opts, const std::string& build_id,
+                               std::vector<Prepared>& prepared) {
+  auto prev = store.latest_run_of_suite(suite.sha256);
+  if (!prev)
+    throw InputError(opts.db_path, "", fmt::format("--resume: no run of this suite (sha256 {}) in the database; "
+                                                   "expected an earlier `bench run` of the same suite file", suite.sha256));
+  if (store.run_is_live(prev->id))
+    throw InputError(opts.db_path, "", fmt::format("--resume: run {} is still running in another process", prev->id));
+  if (prev->build_id != build_id)
+    throw InputError(opts.db_path, "",
+                     fmt::format("--resume: run {} was made by another build ({}), this is {}; its results cannot be "
+                                 "completed by a different build: start a new run", prev->id, prev->build_id.substr(0, 12),
+                                 build_id.substr(0, 12)));
+  std::map<std::string, Prepared*> by_identity;
+  for (auto& p : prepared) by_identity[p.row.identity] = &p;
+  for (const auto& sc : store.configurations(prev->id)) {
+    if (sc.status == "complete") continue;
+    auto it = by_identity.find(sc.identity);
+    if (it != by_identity.end()) {
+      it->second->db_id = sc.id;
+    } else if (opts.filter.empty()) {  // with --filter, the configurations it leaves out are simply not run
+      throw InputError(opts.db_path, "",
+                       fmt::format("--resume: configuration {} of run {} ({}) is not in this plan with the same "
+                                   "identity: the model or data files changed since the run started; start a new run",
+                                   sc.plan_index + 1, prev->id, sc.label));
+    }
+  }
+  store.reopen_run(prev->id);
+  return prev->id;
+}
+
+}  // namespace
+
+RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, const ModelBackend& backend) {
+  Suite suite = load_suite(suite_path);
+  const int threads = opts.threads.value_or(suite.threads);
+  if (threads < 1 || threads > kMaxThreads)
+    throw InputError("--threads", "", fmt::format("expected an integer in [1, {}], got {}", kMaxThreads, threads));
+
+  std::vector<Configuration> plan = expand_plan(suite);
+  const size_t total = plan.size();
+  if (!opts.filter.empty()) {
+    plan = filter_plan(plan, opts.filter);
+    if (plan.empty())
+      throw InputError("--filter", "", fmt::format("no configuration of the suite's {} matches \"{}\"; expected a regular "
+                                                   "expression matching labels as `bench run --dry-run` prints them",
+                                                   total, opts.filter));
+  }
+  std::vector<Configuration> order = order_for_loading(plan);
+  RunOutcome outcome;
+  outcome.planned = order.size();
+  if (opts.dry_run) {
+    print_plan(opts.plan_out, suite, order, total, threads);
+    return outcome;
+  }
+
+  // ---- verify every input before anything is written ------------------------------------------------------------
+  DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
+  DataVerifier verifier(root);
   std::map<const ModelSpec*, std::string> model_sha = hash_models(suite, order, backend);
   // Fails (exit code 2) when the suite's device cannot be used here.
   SessionFactory device_check(rt::parse_device(suite.device), threads, suite.seed, suite.file, "/device");
@@ -180,33 +296,32 @@ std::map<const ModelSpec*, std::string> hash_models(const Suite& suite, const st
   // ---- the run in the database ---------------------------------------------------------------------------------
   if (auto parent = fs::path(opts.db_path).parent_path(); !parent.empty()) fs::create_directories(parent);
   Store store(opts.db_path);
-  std::vector<Prepared*> todo;
   if (opts.resume) {
     outcome.run_id = attach_to_previous_run(store, suite, opts, prov.build_id, prepared);
-    for (auto& p : prepared)
-      if (p.db_id) todo.push_back(&p);
-    if (opts.log)
-      std::fprintf(opts.log, "resuming run %lld: %zu configuration(s) without a complete result\n",
-                   (long long)outcome.run_id, todo.size());
   } else {
-    NewRun run{suite.name, suite.file, suite.sha256, suite.text, prov, threads, suite.seed, suite.device, root.path,
-               opts.command_line};
     std::vector<NewConfiguration> rows;
     for (const auto& p : prepared) rows.push_back(p.row);
-    outcome.run_id = store.begin_run(run, rows);
+    outcome.run_id = store.begin_run(NewRun{suite.name, suite.file, suite.sha256, suite.text, prov, threads, suite.seed,
+                                            suite.device, root.path, opts.command_line},
+                                     rows);
     std::map<std::string, int64_t> ids;
     for (const auto& sc : store.configurations(outcome.run_id)) ids[sc.identity] = sc.id;
-    for (auto& p : prepared) {
-      p.db_id = ids.at(p.row.identity);
-      todo.push_back(&p);
-    }
-    if (opts.log)
+    for (auto& p : prepared) p.db_id = ids.at(p.row.identity);
+  }
+  std::vector<const Prepared*> todo;
+  for (const auto& p : prepared)
+    if (p.db_id) todo.push_back(&p);
+  outcome.planned = todo.size();
+  if (opts.log) {
+    if (opts.resume)
+      std::fprintf(opts.log, "resuming run %lld: %zu configuration(s) without a complete result\n",
+                   (long long)outcome.run_id, todo.size());
+    else
       std::fprintf(opts.log, "run %lld: suite %s, %zu configuration(s), database %s\n", (long long)outcome.run_id,
                    suite.name.c_str(), todo.size(), opts.db_path.c_str());
   }
-  outcome.planned = todo.size();
 
-  // ---- execution -------------------------------------------------------------------------------------------------
+  // ---- execution: each configuration stored as soon as it is done ---------------------------------------------
   Progress progress(opts.log, todo.size());
   Models models(backend, threads, root);
   ReferenceCache refs;
@@ -215,7 +330,6 @@ std::map<const ModelSpec*, std::string> hash_models(const Suite& suite, const st
     progress.start(i + 1, p.c.label);
     store.start_configuration(p.db_id);
     auto t0 = std::chrono::steady_clock::now();
-    auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
     std::string error;
     ConfigurationResults results;
     try {
@@ -223,17 +337,16 @@ std::map<const ModelSpec*, std::string> hash_models(const Suite& suite, const st
       rt::Model* model = models.for_configuration(p.c, suite.seed);
       results = run_configuration(p.c, model, base, suite, threads, root, refs, progress);
     } catch (const std::exception& e) {
-      error = e.what();
-      if (error.empty()) error = "unknown error";
+      error = *e.what() ? e.what() : "unknown error";
     }
-    double w = wall();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (error.empty()) {
-      store.complete_configuration(p.db_id, results, w);
+      store.complete_configuration(p.db_id, results, wall);
     } else {
-      store.fail_configuration(p.db_id, error, w);
+      store.fail_configuration(p.db_id, error, wall);
       ++outcome.failed;
     }
-    progress.finish(i + 1, error.empty(), w, error);
+    progress.finish(i + 1, error.empty(), wall, error);
   }
   std::string status = store.finish_run(outcome.run_id);
   if (opts.log)

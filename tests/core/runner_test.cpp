@@ -112,6 +112,25 @@ TEST_F(RunnerTest, StoresEveryConfigurationWithItsIdentityAndProvenance) {
   EXPECT_DOUBLE_EQ(s["median"].get<double>(), 11.0);
 }
 
+TEST_F(RunnerTest, LoadsEachModelOnce) {
+  write_file(dir / "other.gguf", "another model");
+  std::string path = dir / "two.json";
+  write_file(path, R"({"name": "two", "model": ["model.gguf", "other.gguf"], "tasks": [{"task": "test-echo",
+      "sweep": {"n": [1, 2, 3]}}], "methods": [{"method": "fp16"}, {"method": "test-kv"}]})");
+  std::vector<std::string> loads;
+  ModelBackend b = fake_backend();
+  b.load = [&](const ModelSpec& m, int) {
+    loads.push_back(std::filesystem::path(m.path).filename().string());
+    return std::unique_ptr<rt::Model>();
+  };
+  RunOutcome out = run_suite(path, options(), b);
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.planned, 12u);
+  EXPECT_EQ(loads, (std::vector<std::string>{"model.gguf", "other.gguf"}));
+  json doc = load(out.run_id);
+  EXPECT_NE(doc["configurations"][0]["model_sha256"], doc["configurations"][6]["model_sha256"]);
+}
+
 TEST_F(RunnerTest, FailuresAreStoredWithTheirMessageAndTheOthersStillRun) {
   std::string path = suite("mixed", R"([{"task": "test-fail"}, {"task": "test-partial"}, {"task": "test-echo"}])",
                            R"([{"method": "fp16"}])");
@@ -272,6 +291,26 @@ TEST_F(RunnerTest, ResumeNeedsAnEarlierRunOfTheSameSuiteText) {
   } catch (const InputError& e) {
     EXPECT_TRUE(std::string(e.what()).find("--resume: no run of this suite (sha256 " + sha256_file(path)) != std::string::npos)
         << e.what();
+  }
+}
+
+// A run whose process is still alive is not resumed by a second process (both would run the same configurations).
+TEST_F(RunnerTest, ResumeRefusesARunThatIsStillRunning) {
+  std::string path = suite("live", R"([{"task": "test-echo"}])", R"([{"method": "fp16"}])");
+  RunOutcome first = run(path, options());
+  {
+    Store s(dir / "results/bench.db", false);
+    Stmt st(s.db(), "UPDATE runs SET status = 'running', pid = ? WHERE id = ?");
+    st.bind_all((int64_t)getpid(), first.run_id).run();  // this (live) process, same host
+  }
+  RunOptions o = options();
+  o.resume = true;
+  try {
+    run(path, o);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), dir / "results/bench.db" + ": --resume: run " + std::to_string(first.run_id) +
+                                         " is still running in another process");
   }
 }
 
