@@ -62,7 +62,8 @@ PromptBuilder lines_builder(uint64_t item_seed, double depth, bool cue) {
       p.text += "line " + src->keys[i] + ": REGISTER_CONTENT is <" + src->values[i] + ">\n";
     p.text += "\nNow the record is over. Tell me what is the <REGISTER_CONTENT> in line " + src->keys[q] +
               "? I need the number.";
-    if (cue) p.text += "\nThe <REGISTER_CONTENT> in line " + src->keys[q] + " is";
+    // The cue restates the queried record's own format up to its value, so the answer is the record's continuation.
+    if (cue) p.text += "\nline " + src->keys[q] + ": REGISTER_CONTENT is <";
     p.answer = src->values[q];
     p.detail = {{"key", src->keys[q]}, {"line", q}, {"lines", n}};
     return p;
@@ -85,8 +86,8 @@ BENCH_REGISTER_TASK(lines) {
   t.protocol_version = 1;
   bp::data::add_retrieval_options(t.options, 12);
   t.options.boolean("cue", true,
-                    "end the prompt with \"The <REGISTER_CONTENT> in line <key> is\" so a base-style continuation "
-                    "answers (false: the bare LongEval question, for chat-tuned models)");
+                    "end the prompt with the queried record's own start, \"line <key>: REGISTER_CONTENT is <\", so a "
+                    "completion model answers by continuing it (false: LongEval's bare question, for chat models)");
   t.metrics = bp::data::retrieval_metrics();
   t.validate = bp::data::validate_retrieval;
   t.data_files = [](const bp::Params&) { return std::vector<bp::DataFile>{}; };

@@ -14,7 +14,8 @@ std::string pseudo_word(std::mt19937_64& g);
 
 // Prompt with `units` lines "line <key>: REGISTER_CONTENT is <NNNNN>" after LongEval's instruction, then the
 // question for the line at round(depth * (units - 1)): "Tell me what is the <REGISTER_CONTENT> in line <key>? I
-// need the number." With `cue`, the answer is started for the model: "The <REGISTER_CONTENT> in line <key> is".
+// need the number." With `cue`, the answer is started for the model in the record's own format:
+// "\nline <key>: REGISTER_CONTENT is <".
 // Keys are unique within a prompt; values are uniform 5-digit numbers; the line sequence depends only on the seed,
 // so longer prompts extend shorter ones.
 PromptBuilder lines_builder(uint64_t item_seed, double depth, bool cue);

@@ -10,6 +10,7 @@
 #include "datasets/common/data_file.h"
 #include "datasets/common/kl.h"
 #include "datasets/common/logprob.h"
+#include "datasets/common/rng.h"
 #include "datasets/wikitext2/perplexity.h"
 #include "harness/core/error.h"
 #include "harness/core/registry.h"
@@ -17,6 +18,9 @@
 
 namespace bp::data {
 namespace {
+
+// Seed of a record's tail draws: fixed per scored position, so every run draws the same tail tokens.
+uint64_t record_seed(int64_t chunk, int pos) { return mix_seed(0x6b6c2d7461696cULL, (uint64_t)chunk, (uint64_t)pos); }
 
 class Wikitext2Task : public Task {
  public:
@@ -40,16 +44,18 @@ class Wikitext2Task : public Task {
     // The reference's records are cached per chunk under a key naming everything they depend on: the reference
     // model file and weight storage, the data, the protocol settings and the record size.
     const int top_k = (int)std::min<long long>(ctx.options.get_int("kl_top_k"), V);
-    const size_t stride = reference_record_floats(top_k);
+    const int tail_samples = top_k == V ? 0 : (int)ctx.options.get_int("kl_tail_samples");
+    const size_t stride = reference_record_floats(top_k, tail_samples);
     std::string ref_prefix;
     bool self_is_reference = false;
     if (kl) {
       if (!ctx.reference_cache) throw std::runtime_error("wikitext2: kl=true needs the run's reference cache");
       std::unique_ptr<rt::Session> probe = ctx.new_reference_session();
       const rt::Model& rm = probe->model();
-      ref_prefix = fmt::format("wikitext2/kl-reference|model={}|storage={}|data={}|n_ctx={}|mode={}|step={}|top_k={}",
+      ref_prefix = fmt::format("wikitext2/kl-reference|model={}|storage={}|data={}|n_ctx={}|mode={}|step={}|top_k={}|tail={}",
                                rm.file_info().sha256, rm.storage() == rt::WeightStorage::F16 ? "f16" : "f32",
-                               kWikiText2Test.sha256, n_ctx, streaming ? "streaming" : "plain", streaming ? step : 0, top_k);
+                               kWikiText2Test.sha256, n_ctx, streaming ? "streaming" : "plain", streaming ? step : 0, top_k,
+                               tail_samples);
       // The reference configuration itself (fp16 on the unmodified model) records its own rows instead of running
       // the reference a second time.
       self_is_reference = ctx.method_key == "fp16" && &rm == ctx.model;
@@ -79,8 +85,9 @@ class Wikitext2Task : public Task {
           rec.reserve((size_t)scored_per_chunk(n_ctx) * stride);
           {
             std::unique_ptr<rt::Session> rs = ctx.new_reference_session();
-            run_chunk(*rs, chunk, mode, step,
-                      [&](int, const float* logits) { append_reference_record(logits, V, top_k, rec); });
+            run_chunk(*rs, chunk, mode, step, [&](int j, const float* logits) {
+              append_reference_record(logits, V, top_k, tail_samples, record_seed(c, j), rec);
+            });
           }
           ctx.reference_cache->put(key, std::move(rec));
           ref = ctx.reference_cache->get(key);
@@ -97,7 +104,7 @@ class Wikitext2Task : public Task {
         if (kl) {
           const float* rec;
           if (record_own) {
-            append_reference_record(logits, V, top_k, own);
+            append_reference_record(logits, V, top_k, tail_samples, record_seed(c, j), own);
             rec = own.data() + (size_t)(j - first) * stride;
           } else {
             rec = ref->data() + (size_t)(j - first) * stride;
@@ -163,8 +170,12 @@ BENCH_REGISTER_TASK(wikitext2) {
       .boolean("kl", true, "also report the KL divergence from the reference configuration (fp16 cache, unmodified "
                            "model) on the same scored tokens: kl_mean, kl_p99, top1_agree, ...")
       .integer("kl_top_k", 256, 1, 16777216,
-               "reference tokens kept per scored token for KL (the rest is one bucket; kl_ref_tail_mass reports "
-               "its mean mass); memory per scored token = 8*k+8 bytes");
+               "reference tokens kept exactly per scored token for KL (>= the vocabulary: the whole distribution, "
+               "exact KL); kl_ref_tail_mass reports the mean mass outside them")
+      .integer("kl_tail_samples", 256, 0, 65536,
+               "tokens sampled (proportionally to the reference's probability) from outside the top-k to estimate "
+               "the tail's KL term without bias (0: the coarsened lower bound p_rest*log(p_rest/q_rest)); memory "
+               "per scored token = 8*(kl_top_k + kl_tail_samples) + 12 bytes");
   t.metrics = {{"ppl", ""},           {"ppl_stderr", ""},       {"nll_mean", "nats"},       {"tokens_scored", "tokens"},
                {"chunks", "count"},   {"kl_mean", "nats"},      {"kl_mean_stderr", "nats"}, {"kl_median", "nats"},
                {"kl_p99", "nats"},    {"kl_max", "nats"},       {"top1_agree", "fraction"}, {"kl_ref_tail_mass", "fraction"}};

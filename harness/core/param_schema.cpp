@@ -214,10 +214,10 @@ std::string ParamSchema::describe() const {
     switch (s.type) {
       case ParamType::Int:
         return s.int_choices.empty() ? fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max))
-                                     : "{" + join_ints(s.int_choices) + "}";
+                                     : fmt::format("{{{}}}", join_ints(s.int_choices));
       case ParamType::Float:
       case ParamType::IntList: return fmt::format("[{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
-      case ParamType::Enum: return "{" + join_strings(s.choices) + "}";
+      case ParamType::Enum: return fmt::format("{{{}}}", join_strings(s.choices));
       default: return "";
     }
   };

@@ -105,7 +105,10 @@ class Models {
         inst_ = backend_.load(*c.model, threads_);
         if (!inst_) throw std::runtime_error("the model backend returned no model");
         const MethodInfo& mi = *c.method->info;
-        MethodContext mc{inst_->kv_geometry(threads_), &inst_->config(), seed};
+        MethodContext mc;
+        mc.geometry = inst_->kv_geometry(threads_);
+        mc.config = &inst_->config();
+        mc.seed = seed;
         std::unique_ptr<rt::WeightTransform> t = mi.make_weight_transform(mc, c.method->params);
         std::vector<int32_t> calib;
         if (t->wants_calibration()) calib = calibration_tokens(*inst_);

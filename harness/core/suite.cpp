@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <map>
 #include <regex>
-#include <set>
 
 #include "harness/core/error.h"
 #include "harness/core/file_hash.h"

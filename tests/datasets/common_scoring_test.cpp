@@ -57,53 +57,97 @@ TEST(LogProb, ScoringHalfAChunkByHand) {
   EXPECT_NEAR(s.ppl(), std::exp((nll3 + nll4) / 2), 1e-6);
 }
 
-std::vector<float> record_of(const std::vector<float>& logits, int top_k) {
+std::vector<float> record_of(const std::vector<float>& logits, int top_k, int samples = 0, uint64_t seed = 1) {
   std::vector<float> r;
-  append_reference_record(logits.data(), (int)logits.size(), top_k, r);
+  append_reference_record(logits.data(), (int)logits.size(), top_k, samples, seed, r);
   return r;
+}
+
+std::vector<float> log_probs(const std::vector<double>& p) {
+  std::vector<float> l;
+  for (double v : p) l.push_back((float)std::log(v));
+  return l;
+}
+
+double exact_kl(const std::vector<double>& p, const std::vector<double>& q) {
+  double kl = 0;
+  for (size_t i = 0; i < p.size(); ++i) kl += p[i] * std::log(p[i] / q[i]);
+  return kl;
 }
 
 TEST(Kl, IdenticalDistributionsGiveExactlyZero) {
   const std::vector<float> l = {0.3f, -1.2f, 2.5f, 0.0f, 1.1f, -0.4f};
   std::vector<uint8_t> mark;
-  for (int k : {1, 2, 6}) {
-    std::vector<float> rec = record_of(l, k);
-    ASSERT_EQ(rec.size(), reference_record_floats(k));
-    KlPoint p = kl_from_record(rec.data(), l.data(), (int)l.size(), mark);
-    EXPECT_EQ(p.kl, 0.0) << "k=" << k;
-    EXPECT_TRUE(p.same_top1);
-  }
+  for (int k : {1, 2, 6})
+    for (int s : {0, 3}) {
+      std::vector<float> rec = record_of(l, k, s);
+      ASSERT_EQ(rec.size(), reference_record_floats(k, k == 6 ? 0 : s));
+      KlPoint p = kl_from_record(rec.data(), l.data(), (int)l.size(), mark);
+      EXPECT_EQ(p.kl, 0.0) << "k=" << k << " s=" << s;
+      EXPECT_TRUE(p.same_top1);
+    }
   EXPECT_EQ(mark, std::vector<uint8_t>(l.size(), 0));  // scratch left clean
 }
 
 TEST(Kl, FullRecordGivesTheExactKl) {
   // P = (1/2, 1/4, 1/4), Q = (1/4, 1/4, 1/2): KL(P||Q) = 1/2 ln 2 + 0 + 1/4 ln(1/2) = 1/4 ln 2.
-  const std::vector<float> p = {(float)std::log(0.5), (float)std::log(0.25), (float)std::log(0.25)};
-  const std::vector<float> q = {(float)std::log(0.25), (float)std::log(0.25), (float)std::log(0.5)};
+  const std::vector<float> p = log_probs({0.5, 0.25, 0.25}), q = log_probs({0.25, 0.25, 0.5});
   std::vector<uint8_t> mark;
-  std::vector<float> rec = record_of(p, 3);
+  std::vector<float> rec = record_of(p, 3, 16);
+  ASSERT_EQ(rec[1], 0.0f);  // nothing left to sample
   KlPoint r = kl_from_record(rec.data(), q.data(), 3, mark);
   EXPECT_NEAR(r.kl, 0.25 * std::log(2.0), 1e-6);
   EXPECT_FALSE(r.same_top1);
   EXPECT_NEAR(r.ref_tail, 0.0, 1e-12);
 }
 
-TEST(Kl, TopKRecordGivesTheCoarsenedKl) {
+TEST(Kl, TopKRecordWithoutSamplesGivesTheCoarsenedKl) {
   // P = (0.5, 0.3, 0.2), Q = (0.4, 0.1, 0.5); with k = 1 the outcomes are {0} and {1, 2}:
   // 0.5 ln(0.5/0.4) + 0.5 ln(0.5/0.6), which is below the exact KL.
-  const std::vector<float> p = {(float)std::log(0.5), (float)std::log(0.3), (float)std::log(0.2)};
-  const std::vector<float> q = {(float)std::log(0.4), (float)std::log(0.1), (float)std::log(0.5)};
+  const std::vector<double> P = {0.5, 0.3, 0.2}, Q = {0.4, 0.1, 0.5};
+  const std::vector<float> p = log_probs(P), q = log_probs(Q);
   std::vector<uint8_t> mark;
   std::vector<float> rec = record_of(p, 1);
   ASSERT_EQ(rec[0], 1.0f);
-  ASSERT_EQ(rec[2], 0.0f);  // the argmax id first
+  ASSERT_EQ(rec[3], 0.0f);  // the argmax id first
   KlPoint r = kl_from_record(rec.data(), q.data(), 3, mark);
   const double coarse = 0.5 * std::log(0.5 / 0.4) + 0.5 * std::log(0.5 / 0.6);
-  const double exact = 0.5 * std::log(0.5 / 0.4) + 0.3 * std::log(0.3 / 0.1) + 0.2 * std::log(0.2 / 0.5);
   EXPECT_NEAR(r.kl, coarse, 1e-6);
-  EXPECT_LT(r.kl, exact);
+  EXPECT_LT(r.kl, exact_kl(P, Q));
   EXPECT_NEAR(r.ref_tail, 0.5, 1e-6);
   EXPECT_FALSE(r.same_top1);  // Q's argmax is token 2
+}
+
+TEST(Kl, TailSamplesEstimateTheTailTermWithoutBias) {
+  // One tail token: the sampled estimate is exact.
+  const std::vector<double> P2 = {0.7, 0.3}, Q2 = {0.5, 0.5};
+  std::vector<uint8_t> mark;
+  std::vector<float> rec2 = record_of(log_probs(P2), 1, 4);
+  EXPECT_NEAR(kl_from_record(rec2.data(), log_probs(Q2).data(), 2, mark).kl, exact_kl(P2, Q2), 1e-6);
+  // A long tail: averaged over seeds, the estimate matches the exact KL (the coarsened one falls short).
+  std::vector<double> P, Q;
+  for (int i = 0; i < 200; ++i) {
+    P.push_back(std::exp(-0.03 * i));
+    Q.push_back(std::exp(-0.03 * i + 0.4 * std::sin(0.7 * i)));
+  }
+  auto normalise = [](std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    for (double& x : v) x /= s;
+  };
+  normalise(P);
+  normalise(Q);
+  const std::vector<float> p = log_probs(P), q = log_probs(Q);
+  double mean = 0;
+  const int seeds = 200;
+  for (int seed = 0; seed < seeds; ++seed) {
+    std::vector<float> rec = record_of(p, 10, 16, (uint64_t)seed);
+    mean += kl_from_record(rec.data(), q.data(), (int)P.size(), mark).kl / seeds;
+  }
+  const double exact = exact_kl(P, Q);
+  EXPECT_NEAR(mean, exact, 0.02 * exact);
+  std::vector<float> coarse = record_of(p, 10, 0);
+  EXPECT_LT(kl_from_record(coarse.data(), q.data(), (int)P.size(), mark).kl, 0.9 * exact);
 }
 
 TEST(Rng, UniformDrawsStayInRangeAndCoverIt) {

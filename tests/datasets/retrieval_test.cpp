@@ -54,16 +54,17 @@ TEST(Lines, KeysUniqueAnswerIsTheQueriedLineAndPromptsExtend) {
   const std::string key = a.detail["key"];
   EXPECT_EQ(a.detail["line"], 15);  // round(0.5 * 29)
   EXPECT_NE(a.text.find("line " + key + ": REGISTER_CONTENT is <" + a.answer + ">\n"), std::string::npos);
-  EXPECT_TRUE(a.text.ends_with("in line " + key + "? I need the number.\nThe <REGISTER_CONTENT> in line " + key + " is"));
+  EXPECT_TRUE(a.text.ends_with("in line " + key + "? I need the number.\nline " + key + ": REGISTER_CONTENT is <"));
   // The 60-line prompt starts with the same 30 lines.
   const std::string body = a.text.substr(0, a.text.find("\nNow the record is over."));
   EXPECT_TRUE(longer.text.starts_with(body));
-  // Keys are unique within a prompt.
+  // Keys are unique within a prompt (the record lines end before the question).
   std::set<std::string> keys;
+  const std::string record = longer.text.substr(0, longer.text.find("\nNow the record is over."));
   size_t pos = 0, n = 0;
-  while ((pos = longer.text.find("\nline ", pos)) != std::string::npos) {
+  while ((pos = record.find("\nline ", pos)) != std::string::npos) {
     pos += 6;
-    keys.insert(longer.text.substr(pos, longer.text.find(':', pos) - pos));
+    keys.insert(record.substr(pos, record.find(':', pos) - pos));
     ++n;
   }
   EXPECT_EQ(n, 60u);

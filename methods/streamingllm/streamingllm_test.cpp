@@ -1,0 +1,192 @@
+// streamingllm against a slow reference written from the definition (double precision): the cache holds the first
+// `sinks` tokens and the last `window` tokens; stored keys are pre-RoPE and attention rotates them (in double here)
+// at their in-cache positions 0..T-1, with the call's new tokens at T, T+1, ...
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "harness/core/error.h"
+#include "harness/runtime/kv/test_eviction.h"
+#include "harness/runtime/kv/test_smoke.h"
+#include "methods/streamingllm/streaming_cache.h"
+#include "tests/common/test_env.h"
+
+namespace bp::methods::streamingllm {
+namespace {
+
+using namespace rt::kv::testing;
+using rt::Phase;
+using rt::kv::TokenFormat;
+
+struct RefTok {
+  int arrival;
+  std::vector<float> hk, hv;  // held PRE-RoPE key and value (FP16 / dequantized)
+  std::vector<float> v;       // exact value (identifies the token)
+};
+
+struct Worst {
+  double in_cache = 0;  // vs the reference with in-cache positions
+  double absolute = 0;  // vs a reference that (wrongly, for StreamingLLM) rotates at absolute positions
+};
+
+// Runs the calls on every layer; after each call checks outputs and which tokens every store holds.
+Worst drive_streaming(rt::KvCache& cache, const TinyModel& tm, const std::vector<int>& calls, int prefill_calls,
+                      int sinks, int window, const TokenFormat& fmt, uint32_t seed) {
+  const rt::KvGeometry g = tm.geometry();
+  const int L = g.n_layers, Hq = g.n_q_heads, Hkv = g.n_kv_heads, D = g.head_dim;
+  const auto& sc = dynamic_cast<const rt::kv::TokenStoreCache&>(cache);
+  std::mt19937 rng(seed);
+  std::vector<std::vector<RefTok>> held((size_t)L * Hkv);
+  std::vector<std::vector<int>> abs_pos((size_t)L);  // absolute position of each held token (for the foil)
+  Worst w;
+  int64_t pos = 0;
+  for (size_t c = 0; c < calls.size(); ++c) {
+    const int n = calls[c];
+    for (int layer = 0; layer < L; ++layer) {
+      Batch b = random_batch(g, pos, n, rng);
+      run(cache, layer, (int)c < prefill_calls ? Phase::Prefill : Phase::Decode, b);
+      const int T = (int)held[(size_t)layer * Hkv].size();
+      for (const bool in_cache : {true, false}) {
+        // Query and new-key positions: in-cache T + i, or absolute.
+        std::vector<int32_t> qp((size_t)n);
+        for (int i = 0; i < n; ++i) qp[(size_t)i] = in_cache ? T + i : b.pos[(size_t)i];
+        const std::vector<float> q_rot = rotated(*tm.rope, b.q, n, Hq, D, qp);
+        const std::vector<float> k_rot = rotated(*tm.rope, b.k, n, Hkv, D, qp);
+        std::vector<std::vector<std::vector<double>>> keys((size_t)Hkv), vals((size_t)Hkv);
+        for (int h = 0; h < Hkv; ++h) {
+          const std::vector<RefTok>& H = held[(size_t)layer * Hkv + h];
+          for (int t = 0; t < T; ++t) {
+            // Held tokens in time order: in-cache position t.
+            const int p = in_cache ? t : abs_pos[(size_t)layer][(size_t)t];
+            keys[(size_t)h].push_back(rope_double(H[(size_t)t].hk, *tm.rope, p));
+            vals[(size_t)h].emplace_back(H[(size_t)t].hv.begin(), H[(size_t)t].hv.end());
+          }
+        }
+        const RefAttention R =
+            ref_attention(g, q_rot, n, keys, vals, std::vector<double>(k_rot.begin(), k_rot.end()), b.v);
+        double& slot = in_cache ? w.in_cache : w.absolute;
+        slot = std::max(slot, max_abs_diff(b.out, R.out));
+      }
+      // Store, then cut to the first `sinks` arrivals + the last `window` others.
+      for (int h = 0; h < Hkv; ++h) {
+        std::vector<RefTok>& H = held[(size_t)layer * Hkv + h];
+        for (int i = 0; i < n; ++i) {
+          const float* k = b.k.data() + ((size_t)i * Hkv + h) * D;  // pre-RoPE
+          const float* v = b.v.data() + ((size_t)i * Hkv + h) * D;
+          H.push_back({(int)(pos + i), held_row(k, D, fmt), held_row(v, D, fmt), std::vector<float>(v, v + D)});
+        }
+        std::vector<RefTok> kept;
+        int others = 0;
+        for (const RefTok& t : H) others += t.arrival >= sinks;
+        int seen_other = 0;
+        for (const RefTok& t : H) {
+          if (t.arrival < sinks) kept.push_back(t);
+          else if (seen_other++ >= others - window) kept.push_back(t);
+        }
+        H.swap(kept);
+        std::vector<std::vector<float>> hist;
+        std::vector<int> want;
+        for (const RefTok& t : H) hist.push_back(t.v), want.push_back(t.arrival);
+        double dist = 0;
+        std::vector<int> got = held_tokens(sc.store_at(layer, h), hist, &dist);
+        for (int& x : got) x = want[(size_t)x];
+        std::sort(got.begin(), got.end());
+        EXPECT_EQ(got, want) << "call " << c << " layer " << layer << " head " << h;
+        EXPECT_LT(dist, fmt.packed() ? 1.0 : 0.02);
+      }
+      abs_pos[(size_t)layer].clear();
+      for (const RefTok& t : held[(size_t)layer * Hkv]) abs_pos[(size_t)layer].push_back(t.arrival);
+    }
+    pos += n;
+  }
+  return w;
+}
+
+TEST(StreamingLlm, SinksAndWindowAtInCachePositions) {
+  const TinyModel tm = tiny_model(2, 4, 2, 64);
+  auto cache = make_cache("streamingllm", {{"sinks", 2}, {"window", 5}}, tm.geometry());
+  // Prefill longer than sinks + window (full attention, then cut), decode steps, a decode call longer than the
+  // window, more steps.
+  const Worst w = drive_streaming(*cache, tm, {12, 1, 1, 1, 8, 1, 2}, 1, 2, 5, TokenFormat::fp16(), 4);
+  EXPECT_LE(w.in_cache, 1e-4);
+  // Absolute positions give other scores for the sinks once tokens were dropped: the test sees the positions.
+  EXPECT_GT(w.absolute, 1e-2);
+  EXPECT_EQ(cache->tokens(1, 1), 7);
+}
+
+TEST(StreamingLlm, ShortChunksFillSinksFirst) {
+  const TinyModel tm = tiny_model(1, 6, 2, 64);
+  auto cache = make_cache("streamingllm", {{"sinks", 4}, {"window", 3}}, tm.geometry());
+  const Worst w = drive_streaming(*cache, tm, {2, 3, 1, 1, 1, 1, 1, 3, 1}, 2, 4, 3, TokenFormat::fp16(), 9);
+  EXPECT_LE(w.in_cache, 1e-4);
+  EXPECT_EQ(cache->tokens(0, 0), 7);
+}
+
+TEST(StreamingLlm, NoSinksIsASlidingWindow) {
+  const TinyModel tm = tiny_model(1, 4, 2, 64);
+  auto cache = make_cache("streamingllm", {{"sinks", 0}, {"window", 6}}, tm.geometry());
+  EXPECT_LE(drive_streaming(*cache, tm, {10, 1, 1, 4, 1}, 1, 0, 6, TokenFormat::fp16(), 2).in_cache, 1e-4);
+}
+
+TEST(StreamingLlm, QuantizedStorageQuantizesPreRopeKeys) {
+  const TinyModel tm = tiny_model(2, 4, 2, 64);
+  const TokenFormat fmt = TokenFormat::quantized(4, 32, false);
+  auto cache = make_cache("streamingllm", {{"sinks", 3}, {"window", 6}, {"storage", "int4"}}, tm.geometry());
+  EXPECT_LE(drive_streaming(*cache, tm, {15, 1, 1, 2, 1}, 1, 3, 6, fmt, 6).in_cache, 2e-4);
+}
+
+TEST(StreamingLlm, BytesAreTheHeldTokens) {
+  const TinyModel tm = tiny_model(2, 4, 2, 64);
+  auto fill = [&](rt::KvCache& c) {
+    std::mt19937 rng(1);
+    for (int layer = 0; layer < 2; ++layer) {
+      Batch b = random_batch(tm.geometry(), 0, 100, rng);
+      run(c, layer, Phase::Prefill, b);
+    }
+    for (int layer = 0; layer < 2; ++layer) {
+      Batch b = random_batch(tm.geometry(), 100, 1, rng);
+      run(c, layer, Phase::Decode, b);
+    }
+  };
+  auto fp = make_cache("streamingllm", {{"sinks", 4}, {"window", 20}}, tm.geometry());
+  fill(*fp);
+  // 24 tokens per (layer, KV head), 4 of them, FP16 K+V: 24·64·2·2; nothing else.
+  EXPECT_EQ(fp->bytes().payload, 4u * 24 * 256);
+  EXPECT_EQ(fp->bytes().total(), fp->bytes().payload);
+  auto q8 = make_cache("streamingllm", {{"sinks", 4}, {"window", 20}, {"storage", "int8"}, {"storage_group", 0},
+                                        {"storage_symmetric", true}}, tm.geometry());
+  fill(*q8);
+  // int8 symmetric, one scale per token-head: keys in one 64-token tile (64·64 codes + 64 scales), values 24 rows.
+  EXPECT_EQ(q8->bytes().payload, 4u * (64 * 64 + 24 * 64));
+  EXPECT_EQ(q8->bytes().scales, 4u * (64 * 2 + 24 * 2));
+  EXPECT_EQ(q8->bytes().zeros, 0u);
+  EXPECT_EQ(q8->stats()["evicted_tokens"], 77);
+}
+
+TEST(StreamingLlm, RejectsInvalidParameters) {
+  EXPECT_NO_THROW(method_params("streamingllm", nlohmann::json::object()));
+  EXPECT_EQ(method_params("streamingllm", nlohmann::json::object()).get_int("window"), 1020);
+  EXPECT_THROW(method_params("streamingllm", {{"window", 0}}), InputError);
+  EXPECT_THROW(method_params("streamingllm", {{"sinks", -1}}), InputError);
+  EXPECT_THROW(method_params("streamingllm", {{"storage_symmetric", true}}), InputError);  // fp16 storage
+  EXPECT_THROW(method_params("streamingllm", {{"recent", 100}}), InputError);
+  const rt::kv::testing::TinyModel tm = tiny_model(1, 4, 2, 64);
+  EXPECT_THROW(make_cache("streamingllm", {{"storage", "int4"}, {"storage_group", 128}}, tm.geometry()), InputError);
+}
+
+TEST(StreamingLlm, SmokeOnDefaultModel) {
+  BENCH_REQUIRE_MODEL(path);
+  const SmokeResult r = smoke(path, "streamingllm", {{"window", 60}});
+  EXPECT_TRUE(r.finite);
+  const int64_t total = (int64_t)(r.fp16_bytes / 23040);
+  EXPECT_EQ(r.tokens, 64);
+  EXPECT_EQ(r.bytes, (size_t)90 * 64 * 256);
+  EXPECT_NEAR(r.ratio, (double)total / 64.0, 1e-9);
+  std::printf("streamingllm smoke: %lld tokens, kept 64, ratio %.2fx, greedy agreement %d/%d\n", (long long)total,
+              r.ratio, r.agree, r.steps);
+  EXPECT_GE(r.agree, r.steps / 2) << "sinks + a 60-token window should mostly keep fp16's choice on repeated text";
+}
+
+}  // namespace
+}  // namespace bp::methods::streamingllm
