@@ -1,13 +1,12 @@
 #include "harness/runtime/kv_cache_base.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_f32.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace bp::rt {
 
@@ -34,13 +33,14 @@ void KvCacheBase::attend(AttnBatch& b) {
   k_rot_.resize((size_t)n * Hkv * D);
   std::copy(b.q, b.q + (size_t)n * Hq * D, q_rot_.begin());
   std::copy(b.k, b.k + (size_t)n * Hkv * D, k_rot_.begin());
-#pragma omp parallel for num_threads(g_.threads) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    rope.rotate(q_rot_.data() + (size_t)i * Hq * D, Hq, query_position(b, i));
-    rope.rotate(k_rot_.data() + (size_t)i * Hkv * D, Hkv, key_position(b, i));
-    float* q = q_rot_.data() + (size_t)i * Hq * D;
-    for (int d = 0; d < Hq * D; ++d) q[d] *= scale;
-  }
+  kern::parallel_chunks(g_.threads, n, [&](int64_t a, int64_t e) {
+    for (int64_t i = a; i < e; ++i) {
+      rope.rotate(q_rot_.data() + (size_t)i * Hq * D, Hq, query_position(b, i));
+      rope.rotate(k_rot_.data() + (size_t)i * Hkv * D, Hkv, key_position(b, i));
+      float* q = q_rot_.data() + (size_t)i * Hq * D;
+      for (int d = 0; d < Hq * D; ++d) q[d] *= scale;
+    }
+  });
 
   if (b.selection) {
     attend_selected(b);
@@ -50,11 +50,14 @@ void KvCacheBase::attend(AttnBatch& b) {
     const int items = Hkv * row_blocks;
     // Dynamic scheduling only balances the causal triangle; each item's arithmetic is fixed, so results do not
     // depend on the thread count or the schedule.
-#pragma omp parallel num_threads(g_.threads)
-    {
+    struct Scratch {
       std::vector<float> qg, st_max, st_sum, st_acc, nw_max, nw_sum, nw_acc;
-#pragma omp for schedule(dynamic, 1)
-      for (int item = 0; item < items; ++item) {
+    };
+    std::vector<Scratch> scratch(g_.threads);
+    kern::parallel_dynamic(g_.threads, items, [&](int64_t item_, int tid) {
+      {
+        auto& [qg, st_max, st_sum, st_acc, nw_max, nw_sum, nw_acc] = scratch[tid];
+        const int item = (int)item_;
         const int kvh = item % Hkv, rb = item / Hkv;
         const int i0 = rb * kRowBlock, i1 = std::min(n, i0 + kRowBlock), rows = i1 - i0;
         const int m = rows * G;  // rows ordered [token][group head]
@@ -99,7 +102,7 @@ void KvCacheBase::attend(AttnBatch& b) {
           }
         }
       }
-    }
+    });
   }
 
   // 3. Observation, only when the method asks.
@@ -141,12 +144,20 @@ void KvCacheBase::attend_selected(AttnBatch& b) {
   std::vector<char> is_sel(n, 0);
   for (int s : sel) is_sel[s] = 1;
   std::fill(b.out, b.out + (size_t)n * Hq * D, 0.0f);
-#pragma omp parallel num_threads(g_.threads)
-  {
-    std::vector<float> qg((size_t)G * D), st_max(G), st_sum(G), st_acc((size_t)G * D), acc(D);
-#pragma omp for schedule(dynamic, 16)
-    for (int i = 0; i < n; ++i) {
-      if (!b.selection->all_queries && !is_sel[i]) continue;
+  struct Scratch {
+    std::vector<float> qg, st_max, st_sum, st_acc, acc;
+  };
+  std::vector<Scratch> scratch(g_.threads);
+  kern::parallel_dynamic(g_.threads, n, [&](int64_t i_, int tid) {
+    {
+      auto& [qg, st_max, st_sum, st_acc, acc] = scratch[tid];
+      qg.resize((size_t)G * D);
+      st_max.resize(G);
+      st_sum.resize(G);
+      st_acc.resize((size_t)G * D);
+      acc.resize(D);
+      const int i = (int)i_;
+      if (!b.selection->all_queries && !is_sel[i]) return;
       for (int kvh = 0; kvh < Hkv; ++kvh) {
         std::fill(st_max.begin(), st_max.end(), -INFINITY);
         std::fill(st_sum.begin(), st_sum.end(), 0.0f);
@@ -182,7 +193,7 @@ void KvCacheBase::attend_selected(AttnBatch& b) {
         }
       }
     }
-  }
+  });
 }
 
 // Normalised probabilities p(row, key) = exp(s - max) / sum over stored + new keys (causal for new keys), summed
@@ -206,11 +217,17 @@ void KvCacheBase::compute_observation(const AttnBatch& b, const float* q_rot, co
     const int n_chunks = (R + chunk - 1) / chunk;
     std::vector<float> out(colsum ? (size_t)width : (size_t)R * width, 0.0f);
     std::vector<std::vector<float>> partial(colsum ? n_chunks : 0);
-#pragma omp parallel num_threads(g_.threads)
-    {
-      std::vector<float> qg((size_t)G * D), sc((size_t)G * std::max<int64_t>(S, 1)), p((size_t)width);
-#pragma omp for schedule(dynamic, 1)
-      for (int c = 0; c < n_chunks; ++c) {
+    struct Scratch {
+      std::vector<float> qg, sc, p;
+    };
+    std::vector<Scratch> scratch(g_.threads);
+    kern::parallel_dynamic(g_.threads, n_chunks, [&](int64_t c_, int tid) {
+      {
+        auto& [qg, sc, p] = scratch[tid];
+        qg.resize((size_t)G * D);
+        sc.resize((size_t)G * std::max<int64_t>(S, 1));
+        p.resize((size_t)width);
+        const int c = (int)c_;
         if (colsum) partial[c].assign(width, 0.0f);
         for (int rr = c * chunk; rr < std::min(R, (c + 1) * chunk); ++rr) {
           const int i = rows[rr];
@@ -246,7 +263,7 @@ void KvCacheBase::compute_observation(const AttnBatch& b, const float* q_rot, co
           }
         }
       }
-    }
+    });
     if (colsum)
       for (int c = 0; c < n_chunks; ++c)
         for (int64_t j = 0; j < width; ++j) out[j] += partial[c][j];

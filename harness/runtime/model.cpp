@@ -1,7 +1,5 @@
 #include "harness/runtime/model.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include "harness/runtime/dense_linear.h"
 #include "kernels/common/fp16.h"
 #include "kernels/cpu/activations.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace bp::rt {
 
@@ -98,8 +97,8 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   m->layers_.resize(c.n_layers);
   // Each layer's tensors are dequantized and packed independently: parallel over layers.
   std::vector<std::string> errors(c.n_layers);
-#pragma omp parallel for num_threads(std::max(1, opts.threads)) schedule(dynamic, 1)
-  for (int l = 0; l < c.n_layers; ++l) {
+  kern::parallel_dynamic(std::max(1, opts.threads), c.n_layers, [&](int64_t li, int) {
+    const int l = (int)li;
     try {
       auto L = std::make_unique<Layer>();
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -120,7 +119,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     } catch (const std::exception& e) {
       errors[l] = e.what();
     }
-  }
+  });
   for (const auto& e : errors)
     if (!e.empty()) throw InputError(path, "", e);
   return m;
@@ -276,13 +275,15 @@ const float* Session::run(std::span<const int32_t> tokens, Phase phase, Logits w
 
 namespace {
 void rmsnorm_rows(const float* x, int n, int d, const float* w, float eps, float* y, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (n > 16)
-  for (int i = 0; i < n; ++i) kern::rmsnorm_row(x + (size_t)i * d, d, w, eps, y + (size_t)i * d);
+  kern::parallel_chunks(n > 16 ? threads : 1, n, [&](int64_t a, int64_t e) {
+    for (int64_t i = a; i < e; ++i) kern::rmsnorm_row(x + (size_t)i * d, d, w, eps, y + (size_t)i * d);
+  });
 }
 
 void add_rows(float* x, const float* y, size_t count, int threads) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (count > 65536)
-  for (size_t i = 0; i < count; ++i) x[i] += y[i];
+  kern::parallel_chunks(count > 65536 ? threads : 1, (int64_t)count, [&](int64_t a, int64_t e) {
+    for (int64_t i = a; i < e; ++i) x[i] += y[i];
+  });
 }
 
 void record(CalibrationData* calib, const LinearSite& site, const float* x, int n, int in, int64_t max_rows) {
@@ -349,12 +350,9 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
     L.up->forward(S.h.data(), n, S.up.data(), T);
     {
       const size_t count = (size_t)n * c.d_ff;
-      const int chunks = std::max(1, std::min(T, (int)(count / 16384)));
-#pragma omp parallel for num_threads(T) schedule(static) if (chunks > 1)
-      for (int ch = 0; ch < chunks; ++ch) {
-        const size_t a = count * ch / chunks, e = count * (ch + 1) / chunks;
-        kern::swiglu(S.gate.data() + a, S.up.data() + a, e - a, S.gate.data() + a);
-      }
+      kern::parallel_chunks(count > 16384 ? T : 1, (int64_t)count, [&](int64_t a, int64_t e) {
+        kern::swiglu(S.gate.data() + a, S.up.data() + a, (size_t)(e - a), S.gate.data() + a);
+      });
     }
     record(calib, {l, LinearKind::Down}, S.gate.data(), n, c.d_ff, max_calib_rows);
     L.down->forward(S.gate.data(), n, S.tmp.data(), T);

@@ -1,7 +1,5 @@
 #include "kernels/cpu/gemm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -9,6 +7,7 @@
 
 #include "kernels/common/fp16.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/thread_pool.h"
 
 namespace bp::kern {
 
@@ -109,15 +108,12 @@ void run_panels(PanelFn fn, const float* x, int M, const PackedWeights& w, const
   }
   // Static partition of panels (each output element is computed by exactly one thread: results do not depend on
   // the thread count).
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int p0 = (int)((int64_t)P * t / nt), p1 = (int)((int64_t)P * (t + 1) / nt);
+  parallel_chunks(threads, P, [&](int64_t p0, int64_t p1) {
     for (int rb = 0; rb < row_blocks; ++rb) {
       const int m0 = rb * kRowBlock, mb = std::min(kRowBlock, M - m0);
-      for (int p = p0; p < p1; ++p) fn(x + (size_t)m0 * K, mb, K, w, p, bias, y + (size_t)m0 * w.N(), w.N());
+      for (int64_t p = p0; p < p1; ++p) fn(x + (size_t)m0 * K, mb, K, w, (int)p, bias, y + (size_t)m0 * w.N(), w.N());
     }
-  }
+  });
 }
 }  // namespace
 

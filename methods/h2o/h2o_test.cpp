@@ -146,7 +146,7 @@ TEST(H2o, RatioBudgetMatchesReference) {
 
 TEST(H2o, TokenBudgetAndChunkedPrefill) {
   const TinyModel tm = tiny_model(2, 6, 2, 64);  // group of 3 query heads per KV head
-  auto cache = make_cache("h2o", {{"budget", "tokens"}, {"heavy_tokens", 6}, {"recent_tokens", 3}}, tm.geometry());
+  auto cache = make_cache("h2o", {{"budget", "tokens"}, {"heavy_tokens", 6}, {"recent_tokens", 3}}, tm.geometry(2));
   const RefBudget bud{false, 0, 0, 6, 3};
   // Two prefill calls (the second one sees an evicted cache), then decode steps and a multi-token decode call.
   EXPECT_LE(drive_h2o(*cache, tm, {20, 15, 1, 1, 4, 1}, 2, bud, TokenFormat::fp16(), 3), 1e-4);

@@ -137,7 +137,7 @@ TEST(SnapKv, AvgPoolSelectionMatchesReference) {
 TEST(SnapKv, MaxPoolWithLargerGroups) {
   const TinyModel tm = tiny_model(2, 6, 2, 64);
   auto cache =
-      make_cache("snapkv", {{"capacity", 20}, {"window", 6}, {"kernel", 7}, {"pooling", "maxpool"}}, tm.geometry());
+      make_cache("snapkv", {{"capacity", 20}, {"window", 6}, {"kernel", 7}, {"pooling", "maxpool"}}, tm.geometry(2));
   RefConfig rc;
   rc.capacity = 20, rc.window = 6, rc.kernel = 7, rc.maxpool = true;
   EXPECT_LE(drive_snapkv(*cache, tm, {50, 1, 2, 1}, 1, rc, TokenFormat::fp16(), 8), 1e-4);

@@ -105,7 +105,7 @@ Worst drive_streaming(rt::KvCache& cache, const TinyModel& tm, const std::vector
 
 TEST(StreamingLlm, SinksAndWindowAtInCachePositions) {
   const TinyModel tm = tiny_model(2, 4, 2, 64);
-  auto cache = make_cache("streamingllm", {{"sinks", 2}, {"window", 5}}, tm.geometry());
+  auto cache = make_cache("streamingllm", {{"sinks", 2}, {"window", 5}}, tm.geometry(2));
   // Prefill longer than sinks + window (full attention, then cut), decode steps, a decode call longer than the
   // window, more steps.
   const Worst w = drive_streaming(*cache, tm, {12, 1, 1, 1, 8, 1, 2}, 1, 2, 5, TokenFormat::fp16(), 4);
@@ -126,7 +126,21 @@ TEST(StreamingLlm, ShortChunksFillSinksFirst) {
 TEST(StreamingLlm, NoSinksIsASlidingWindow) {
   const TinyModel tm = tiny_model(1, 4, 2, 64);
   auto cache = make_cache("streamingllm", {{"sinks", 0}, {"window", 6}}, tm.geometry());
-  EXPECT_LE(drive_streaming(*cache, tm, {10, 1, 1, 4, 1}, 1, 0, 6, TokenFormat::fp16(), 2).in_cache, 1e-4);
+  const Worst w = drive_streaming(*cache, tm, {10, 1, 1, 4, 1}, 1, 0, 6, TokenFormat::fp16(), 2);
+  EXPECT_LE(w.in_cache, 1e-4);
+  // Without sinks the held tokens are contiguous: in-cache and absolute positions give the same distances.
+  EXPECT_LE(w.absolute, 1e-4);
+}
+
+TEST(StreamingLlm, LongPrefillWithModelRopeTheta) {
+  // SmolLM2's rope_theta (100000), a prompt much longer than the window, then decode steps over the cut cache.
+  TinyModel tm = tiny_model(1, 3, 1, 64);
+  tm.cfg.rope_theta = 100000.0f;
+  tm.rope = std::make_unique<rt::Rope>(tm.cfg);
+  auto cache = make_cache("streamingllm", {{"sinks", 0}, {"window", 300}}, tm.geometry(2));
+  const Worst w = drive_streaming(*cache, tm, {700, 1, 1, 1}, 1, 0, 300, TokenFormat::fp16(), 2);
+  EXPECT_LE(w.in_cache, 1e-4);
+  EXPECT_LE(w.absolute, 1e-4);
 }
 
 TEST(StreamingLlm, QuantizedStorageQuantizesPreRopeKeys) {
@@ -134,6 +148,62 @@ TEST(StreamingLlm, QuantizedStorageQuantizesPreRopeKeys) {
   const TokenFormat fmt = TokenFormat::quantized(4, 32, false);
   auto cache = make_cache("streamingllm", {{"sinks", 3}, {"window", 6}, {"storage", "int4"}}, tm.geometry());
   EXPECT_LE(drive_streaming(*cache, tm, {15, 1, 1, 2, 1}, 1, 3, 6, fmt, 6).in_cache, 2e-4);
+}
+
+// score_stored (the observation path) must rotate stored keys exactly as attend_stored does: with one query head
+// per KV head, the observed probabilities of each row, applied to the held values, give that row's output.
+class ObservedStreaming : public StreamingCache {
+ public:
+  using StreamingCache::StreamingCache;
+  std::vector<std::vector<float>> probs, values;  // per KV head: [rows][stored + n], stored values [stored][D]
+ protected:
+  rt::ObserveRequest observe(const rt::AttnBatch&) const override {
+    rt::ObserveRequest r;
+    r.mode = rt::ObserveRequest::Mode::Rows;
+    return r;
+  }
+  void on_attention(const rt::Observation& o) override {
+    probs[(size_t)o.kv_head].assign(o.data, o.data + o.rows->size() * (o.stored + o.n_new));
+    const rt::kv::TokenStore& st = store_at(o.layer, o.kv_head);
+    values[(size_t)o.kv_head].assign((size_t)st.size() * st.head_dim(), 0.0f);
+    if (st.size()) st.read(0, st.size(), nullptr, values[(size_t)o.kv_head].data(), st.head_dim());
+  }
+};
+
+TEST(StreamingLlm, ObservedScoresUseInCachePositions) {
+  const TinyModel tm = tiny_model(1, 2, 2, 64);  // one query head per KV head
+  const rt::KvGeometry g = tm.geometry();
+  Config c;
+  c.sinks = 2;
+  c.window = 5;
+  ObservedStreaming cache(g, TokenFormat::fp16(), c);
+  cache.probs.resize(2);
+  cache.values.resize(2);
+  std::mt19937 rng(3);
+  int64_t pos = 0;
+  for (const int n : {12, 1, 1, 3}) {
+    Batch b = random_batch(g, pos, n, rng);
+    run(cache, 0, pos == 0 ? Phase::Prefill : Phase::Decode, b);
+    for (int h = 0; h < 2; ++h) {
+      const int64_t S = (int64_t)cache.values[(size_t)h].size() / 64, W = S + n;
+      for (int i = 0; i < n; ++i) {
+        double worst = 0;
+        for (int d = 0; d < 64; ++d) {
+          double o = 0;
+          for (int64_t j = 0; j < W; ++j) {
+            const double v = j < S ? cache.values[(size_t)h][(size_t)(j * 64 + d)]
+                                   : b.v[((size_t)(j - S) * 2 + h) * 64 + d];
+            o += cache.probs[(size_t)h][(size_t)(i * W + j)] * v;
+          }
+          worst = std::max(worst, std::fabs(o - b.out[((size_t)i * 2 + h) * 64 + d]));
+        }
+        EXPECT_LE(worst, 1e-4) << "call at " << pos << " row " << i << " head " << h;
+      }
+    }
+    pos += n;
+  }
+  EXPECT_EQ(cache.position_of_slot(0, 0), 0);
+  EXPECT_EQ(cache.tokens(0, 0), 7);
 }
 
 TEST(StreamingLlm, BytesAreTheHeldTokens) {
