@@ -13,6 +13,9 @@
 // dequantizes/converts them to F32, rotates each key at its in-cache position and runs the F32 partial-attention
 // kernel per block (no F32 copy of more than one block; nothing cached between steps, since every position
 // changes at every step). That is O(T·D) rotation work per (layer, KV head) and step on top of attention.
+// Measured (SmolLM2-135M geometry, cache alone, 1 thread, fp16 storage, 1024 held tokens): 5-9 ms per decode
+// step vs 1.8 ms for the fp16 cache holding 2k tokens and 7-11 ms at 8k: about 3x the per-token cost of the
+// plain FP16 kernel. With quantized storage kern::kv_dequantize of every block dominates (~100 ms per step).
 //
 // EVICTION after every call (prefill or decode): the store keeps the first `sinks` tokens ever received and the
 // last `window` of the others. A call is attended in full (every new token sees everything held plus the earlier
