@@ -5,12 +5,11 @@
 #include <vector>
 
 #include "harness/cli/command.h"
+#include "harness/cli/python_entry.h"
 
 namespace bp::cli {
 
 // Defined in cmd_report.cpp: finds reports/<script> and runs it with Python, returning its exit status.
-int run_python_entry(const std::string& command, const std::string& script, const std::vector<std::string>& args);
-
 namespace {
 int cmd_compare(const std::vector<std::string>& args) { return run_python_entry("compare", "compare.py", args); }
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "harness/cli/command.h"
+#include "harness/cli/python_entry.h"
 
 namespace bp::cli {
 

@@ -1,17 +1,20 @@
 // `bench run SUITE.json`: expand a suite into configurations and run them into the results database.
 #include <cstdio>
+#include <filesystem>
 
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
+#include "harness/cli/python_entry.h"
 #include "harness/core/runner.h"
 #include "harness/core/suite.h"
 
 namespace bp::cli {
+
 namespace {
 
 const char* kUsage =
     "usage: bench run SUITE.json [--db PATH] [--filter REGEX] [--dry-run] [--resume] [--threads N]\n"
-    "                            [--data-root DIR]\n"
+    "                            [--data-root DIR] [--report DIR | --no-report]\n"
     "Expands the suite (suites/README.md) into configurations and runs each, storing its results in the SQLite\n"
     "database as soon as it completes, with a progress line (i/N, elapsed, ETA) on stderr.\n"
     "  --db PATH         results database (default results/bench.db, relative to the current directory)\n"
@@ -22,12 +25,16 @@ const char* kUsage =
     "  --threads N       threads per configuration (overrides the suite's \"threads\")\n"
     "  --data-root DIR   evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the\n"
     "                    default <source dir>/../shared/data)\n"
+    "  --report DIR      where the run's report goes (default: reports/run-<ID> beside the database); the report\n"
+    "                    (plots + report.html, as `bench report` writes them) is made when the run ends\n"
+    "  --no-report       do not make the report\n"
     "Exit codes: 0 every configuration succeeded; 1 some failed (the others ran and were stored, and so was each\n"
     "failure with its message); 2 bad usage or an invalid suite (nothing is run).\n";
 
 int cmd_run(const std::vector<std::string>& args) {
   ParsedArgs a = parse_args("run", args,
-                            {{"--db"}, {"--filter"}, {"--dry-run", false}, {"--resume", false}, {"--threads"}, {"--data-root"}},
+                            {{"--db"}, {"--filter"}, {"--dry-run", false}, {"--resume", false}, {"--threads"}, {"--data-root"},
+                             {"--report"}, {"--no-report", false}},
                             1, 1);
   if (a.help) {
     std::fputs(kUsage, stdout);
@@ -42,7 +49,19 @@ int cmd_run(const std::vector<std::string>& args) {
   if (auto d = a.get("--data-root")) o.data_root = *d;
   o.command_line = "bench run";
   for (const auto& s : args) o.command_line += " " + s;
-  return run_suite(a.positional[0], o).exit_code;
+  const RunOutcome out = run_suite(a.positional[0], o);
+  if (o.dry_run || out.run_id == 0 || a.flag("--no-report")) return out.exit_code;
+  // The report comes with every run: users get a database AND a readable report with no manual step. A failure to
+  // make it is reported but does not change the run's exit code (the results are stored either way).
+  namespace fs = std::filesystem;
+  const std::string dir = a.get("--report").value_or(
+      (fs::path(o.db_path).parent_path() / "reports" / ("run-" + std::to_string(out.run_id))).string());
+  std::fprintf(stderr, "writing the report of run %lld to %s\n", (long long)out.run_id, dir.c_str());
+  const int rc = run_python_entry("run", "report.py",
+                                  {"--db", o.db_path, "--run", std::to_string(out.run_id), "--out", dir});
+  if (rc != 0) std::fprintf(stderr, "bench run: warning: the report generator exited with %d; run `bench report` "
+                                    "to retry\n", rc);
+  return out.exit_code;
 }
 
 }  // namespace
