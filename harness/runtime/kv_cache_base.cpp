@@ -6,6 +6,7 @@
 
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_f32.h"
+#include "kernels/cpu/attention_probs.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace bp::rt {
@@ -41,6 +42,18 @@ void KvCacheBase::attend(AttnBatch& b) {
       for (int d = 0; d < Hq * D; ++d) q[d] *= scale;
     }
   });
+
+  // The method says now whether it will look at this call's attention: the attention pass then keeps every row's
+  // final softmax statistics, which the observation needs (and nothing extra is computed otherwise).
+  const ObserveRequest req = observe(b);
+  const bool keep_stats = req.mode != ObserveRequest::Mode::None;
+  if (keep_stats) {
+    row_max_.assign((size_t)n * Hq, -INFINITY);
+    row_sum_.assign((size_t)n * Hq, 0.0f);
+  } else {
+    row_max_.clear();
+    row_sum_.clear();
+  }
 
   if (b.selection) {
     attend_selected(b);
@@ -96,6 +109,10 @@ void KvCacheBase::attend(AttnBatch& b) {
             float mx = st_max[r], sm = st_sum[r];
             float* acc = st_acc.data() + (size_t)r * D;
             kern::merge_partial_row(mx, sm, acc, nw_max[i], nw_sum[i], nw_acc.data() + (size_t)i * D, D);
+            if (keep_stats) {
+              row_max_[(size_t)(i0 + i) * Hq + qh] = mx;
+              row_sum_[(size_t)(i0 + i) * Hq + qh] = sm;
+            }
             float* out = b.out + ((size_t)(i0 + i) * Hq + qh) * D;
             const float inv = sm > 0.0f ? 1.0f / sm : 0.0f;
             for (int d = 0; d < D; ++d) out[d] = acc[d] * inv;
@@ -106,8 +123,7 @@ void KvCacheBase::attend(AttnBatch& b) {
   }
 
   // 3. Observation, only when the method asks.
-  ObserveRequest req = observe(b);
-  if (req.mode != ObserveRequest::Mode::None) compute_observation(b, q_rot_.data(), k_rot_.data(), req);
+  if (keep_stats) compute_observation(b, q_rot_.data(), k_rot_.data(), req);
 
   // 4. Storage.
   StoreBatch s;
@@ -187,6 +203,10 @@ void KvCacheBase::attend_selected(AttnBatch& b) {
             sm = 0.0f;
           }
           kern::merge_partial_row(st_max[h], st_sum[h], st_acc.data() + (size_t)h * D, mx, sm, acc.data(), D);
+          if (!row_max_.empty()) {
+            row_max_[(size_t)i * Hq + kvh * G + h] = st_max[h];
+            row_sum_[(size_t)i * Hq + kvh * G + h] = st_sum[h];
+          }
           float* out = b.out + ((size_t)i * Hq + kvh * G + h) * D;
           const float inv = st_sum[h] > 0.0f ? 1.0f / st_sum[h] : 0.0f;
           for (int d = 0; d < D; ++d) out[d] = st_acc[(size_t)h * D + d] * inv;
@@ -196,8 +216,10 @@ void KvCacheBase::attend_selected(AttnBatch& b) {
   });
 }
 
-// Normalised probabilities p(row, key) = exp(s - max) / sum over stored + new keys (causal for new keys), summed
-// over the query heads of each KV group. A second pass over the scores, done only for the requested rows.
+// Normalised probabilities p(row, key) = exp(s - max) / sum over stored + new keys (causal for new keys), with the
+// row statistics the attention pass kept, summed over the query heads of each KV group. Done only for the requested
+// rows: stored keys through the method's score_stored(), new keys through the vector probability kernel over runs
+// of consecutive rows.
 void KvCacheBase::compute_observation(const AttnBatch& b, const float* q_rot, const float* k_rot,
                                       const ObserveRequest& req) {
   const int n = b.n, Hq = g_.n_q_heads, Hkv = g_.n_kv_heads, D = g_.head_dim, G = g_.group();
@@ -208,60 +230,77 @@ void KvCacheBase::compute_observation(const AttnBatch& b, const float* q_rot, co
     if (r < 0 || r >= n) throw std::invalid_argument("ObserveRequest: row outside the batch");
   const int R = (int)rows.size();
   const bool colsum = req.mode == ObserveRequest::Mode::ColumnSum;
+  const int chunk = 32;
+  const int n_chunks = (R + chunk - 1) / chunk;
 
   for (int kvh = 0; kvh < Hkv; ++kvh) {
     const int64_t S = stored_len(b.layer, kvh);
     const int64_t width = S + n;
-    // Work is split into fixed row chunks; ColumnSum partials are added in chunk order (deterministic).
-    const int chunk = 32;
-    const int n_chunks = (R + chunk - 1) / chunk;
     std::vector<float> out(colsum ? (size_t)width : (size_t)R * width, 0.0f);
+    // ColumnSum: one partial per chunk of rows, added in chunk order (deterministic for any thread count).
     std::vector<std::vector<float>> partial(colsum ? n_chunks : 0);
     struct Scratch {
-      std::vector<float> qg, sc, p;
+      std::vector<float> qg, sc, mx, sm;
     };
     std::vector<Scratch> scratch(g_.threads);
-    kern::parallel_dynamic(g_.threads, n_chunks, [&](int64_t c_, int tid) {
-      {
-        auto& [qg, sc, p] = scratch[tid];
+    kern::parallel_dynamic(g_.threads, n_chunks, [&](int64_t c, int tid) {
+      auto& [qg, sc, mx, sm] = scratch[tid];
+      const int r0 = (int)c * chunk, r1 = std::min(R, r0 + chunk);
+      float* target = colsum ? (partial[c].assign(width, 0.0f), partial[c].data()) : nullptr;
+      // Stored keys: the method's scores, one query token (all group heads) at a time.
+      if (S > 0) {
         qg.resize((size_t)G * D);
-        sc.resize((size_t)G * std::max<int64_t>(S, 1));
-        p.resize((size_t)width);
-        const int c = (int)c_;
-        if (colsum) partial[c].assign(width, 0.0f);
-        for (int rr = c * chunk; rr < std::min(R, (c + 1) * chunk); ++rr) {
+        sc.resize((size_t)G * S);
+        for (int rr = r0; rr < r1; ++rr) {
           const int i = rows[rr];
           for (int h = 0; h < G; ++h)
             std::copy_n(q_rot + ((size_t)i * Hq + kvh * G + h) * D, D, qg.data() + (size_t)h * D);
-          if (S > 0) score_stored(b.layer, kvh, qg.data(), G, sc.data());
-          std::fill(p.begin(), p.end(), 0.0f);
+          score_stored(b.layer, kvh, qg.data(), G, sc.data());
+          float* dst = colsum ? target : out.data() + (size_t)rr * width;
           for (int h = 0; h < G; ++h) {
-            // Scores for this head: stored, then new keys j <= i.
-            const float* q = qg.data() + (size_t)h * D;
-            float mx = -INFINITY;
-            std::vector<float> s(S + i + 1);
-            for (int64_t j = 0; j < S; ++j) s[j] = sc[(size_t)h * S + j];
-            for (int j = 0; j <= i; ++j) {
-              const float* k = k_rot + ((size_t)j * Hkv + kvh) * D;
-              float dot = 0.0f;
-              for (int d = 0; d < D; ++d) dot += q[d] * k[d];
-              s[S + j] = dot;
-            }
-            for (float x : s) mx = std::max(mx, x);
-            double sum = 0.0;
-            for (float& x : s) {
-              x = std::exp(x - mx);
-              sum += x;
-            }
-            const float inv = (float)(1.0 / sum);
-            for (size_t j = 0; j < s.size(); ++j) p[j] += s[j] * inv;
-          }
-          if (colsum) {
-            for (int64_t j = 0; j < width; ++j) partial[c][j] += p[j];
-          } else {
-            std::copy(p.begin(), p.end(), out.begin() + (size_t)rr * width);
+            const size_t st = (size_t)i * Hq + kvh * G + h;
+            if (row_sum_[st] > 0.0f)  // a row that attended nothing (outside a token selection) adds nothing
+              kern::add_probs_from_scores(sc.data() + (size_t)h * S, (int)S, row_max_[st], row_sum_[st], dst);
           }
         }
+      }
+      // New keys: runs of consecutive query rows share one call of the vector kernel per group head.
+      for (int rr = r0; rr < r1;) {
+        int re = rr + 1;
+        while (re < r1 && rows[re] == rows[re - 1] + 1) ++re;
+        const int i0 = rows[rr], m = re - rr;
+        mx.resize(m);
+        sm.resize(m);
+        for (int h = 0; h < G; ++h) {
+          const int qh = kvh * G + h;
+          for (int r = 0; r < m; ++r) {
+            mx[r] = row_max_[(size_t)(i0 + r) * Hq + qh];
+            sm[r] = row_sum_[(size_t)(i0 + r) * Hq + qh];
+            if (!(sm[r] > 0.0f)) {  // a row that attended nothing: every probability is 0
+              mx[r] = INFINITY;
+              sm[r] = 1.0f;
+            }
+          }
+          kern::AttnProbArgs a;
+          a.q = q_rot + ((size_t)i0 * Hq + qh) * D;
+          a.q_stride = (int64_t)Hq * D;
+          a.m = m;
+          a.k = k_rot + (size_t)kvh * D;
+          a.k_stride = (int64_t)Hkv * D;
+          a.T = i0 + m;  // keys up to the run's last row
+          a.head_dim = D;
+          a.causal_offset = i0;
+          a.row_max = mx.data();
+          a.row_sum = sm.data();
+          if (colsum) {
+            a.col_sum = target + S;
+          } else {
+            a.probs = out.data() + (size_t)rr * width + S;
+            a.probs_stride = width;
+          }
+          kern::attention_probs_f32(a);
+        }
+        rr = re;
       }
     });
     if (colsum)

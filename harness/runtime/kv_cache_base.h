@@ -92,6 +92,8 @@ class KvCacheBase : public KvCache {
   void attend_selected(AttnBatch& b);
   void compute_observation(const AttnBatch& b, const float* q_rot, const float* k_rot, const ObserveRequest& req);
   std::vector<float> q_rot_, k_rot_;  // scratch: rotated, scaled queries; rotated keys
+  // Final softmax statistics of every (new token, query head) of the call, kept when an observation was requested.
+  std::vector<float> row_max_, row_sum_;
 };
 
 }  // namespace bp::rt

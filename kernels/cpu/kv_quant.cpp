@@ -1,4 +1,5 @@
 #include "kernels/cpu/kv_quant.h"
+#include "kernels/cpu/isa.h"
 
 #include <algorithm>
 #include <cmath>
@@ -227,39 +228,72 @@ void kv_quantize(const PackedKvMut& out, const float* x, int64_t x_stride, int64
   }
 }
 
+namespace {
+
+// The dequantization loop, instantiated twice: for baseline x86-64 (fmaf and the half conversion are library /
+// soft-float calls there) and inside a function compiled for AVX2+FMA+F16C, where both become single instructions.
+// fmaf is correctly rounded either way and half-to-float is exact, so both give the reference's bits.
+template <bool kHw>
+[[gnu::always_inline]] inline float half_f(uint16_t h) {
+  return f16_to_f32(h);  // exact integer conversion on both paths
+}
+template <bool kHw>
+[[gnu::always_inline]] inline float fma_f(float a, float b, float c) {
+  if constexpr (kHw) return __builtin_fmaf(a, b, c);  // expands to vfmadd inside the FMA-targeted caller
+  else return dequantize_code((int)a, b, c);
+}
+
+template <bool kHw>
+[[gnu::always_inline]] inline void dequantize_rows(const PackedKv& in, int64_t t_begin, int n, float* x, int64_t x_stride,
+                            const Positions& pos, float* s, float* m, const float* norm) {
+  const KvLayout& L = in.layout;
+  const int D = L.head_dim;
+  const int mask = code_max(L.bits);
+  const bool normed = L.role == KvRole::Values && L.channel_norm;
+  const float smin = -(float)(1 << (L.bits - 1));
+  for (int i = 0; i < n; ++i) {
+    const int64_t t = t_begin + i;
+    float* o = x + i * x_stride;
+    for (int d = 0; d < D; ++d) {
+      const int64_t si = kv_stat_index(L, t, d);
+      s[d] = half_f<kHw>(in.scales[si]);
+      m[d] = L.symmetric ? smin * s[d] : half_f<kHw>(in.mins[si]);
+    }
+    if (L.role == KvRole::Values) {
+      const uint8_t* row = in.codes + t * value_row_bytes(L);
+      for (int d = 0; d < D; ++d) o[d] = fma_f<kHw>((float)((row[pos.byte[d]] >> pos.shift[d]) & mask), s[d], m[d]);
+    } else {
+      const CodePos p = code_pos(t % kKeyTile, kKeyTile, L.bits);
+      const uint8_t* b = in.codes + (t / kKeyTile) * key_tile_bytes(L) + p.byte;
+      const int64_t run = key_run_bytes(L);
+      for (int d = 0; d < D; ++d) o[d] = fma_f<kHw>((float)((b[d * run] >> p.shift) & mask), s[d], m[d]);
+    }
+    if (normed)
+      for (int d = 0; d < D; ++d) o[d] *= norm[d];
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void dequantize_rows_hw(const PackedKv& in, int64_t t_begin, int n,
+                                                                  float* x, int64_t x_stride, const Positions& pos,
+                                                                  float* s, float* m, const float* norm) {
+  dequantize_rows<true>(in, t_begin, n, x, x_stride, pos, s, m, norm);
+}
+
+}  // namespace
+
 void kv_dequantize(const PackedKv& in, int64_t t_begin, int n, float* x, int64_t x_stride) {
   const KvLayout& L = in.layout;
   require_layout(L);
   if (t_begin < 0 || n < 0 || t_begin + n > in.tokens)
     throw std::invalid_argument("kv_dequantize: token range outside the store");
   const int D = L.head_dim;
-  const int mask = code_max(L.bits);
   Positions pos;
   if (L.role == KvRole::Values) pos.for_values(L);
   std::vector<float> norm(D, 1.0f), s(D), m(D);
   if (L.role == KvRole::Values && L.channel_norm)
     for (int d = 0; d < D; ++d) norm[d] = f16_to_f32(in.norms[d]);
-  const bool normed = L.role == KvRole::Values && L.channel_norm;
-  for (int i = 0; i < n; ++i) {
-    const int64_t t = t_begin + i;
-    float* o = x + i * x_stride;
-    for (int d = 0; d < D; ++d) {
-      const int64_t si = kv_stat_index(L, t, d);
-      s[d] = f16_to_f32(in.scales[si]);
-      m[d] = L.symmetric ? sym_min(s[d], L.bits) : f16_to_f32(in.mins[si]);
-    }
-    if (L.role == KvRole::Values) {
-      const uint8_t* row = in.codes + t * value_row_bytes(L);
-      for (int d = 0; d < D; ++d) o[d] = dequantize_code((row[pos.byte[d]] >> pos.shift[d]) & mask, s[d], m[d]);
-    } else {
-      const CodePos p = code_pos(t % kKeyTile, kKeyTile, L.bits);
-      const uint8_t* b = in.codes + (t / kKeyTile) * key_tile_bytes(L) + p.byte;
-      const int64_t run = key_run_bytes(L);
-      for (int d = 0; d < D; ++d) o[d] = dequantize_code((b[d * run] >> p.shift) & mask, s[d], m[d]);
-    }
-    if (normed)
-      for (int d = 0; d < D; ++d) o[d] *= norm[d];
-  }
+  if (active_isa() >= Isa::Avx2) dequantize_rows_hw(in, t_begin, n, x, x_stride, pos, s.data(), m.data(), norm.data());
+  else dequantize_rows<false>(in, t_begin, n, x, x_stride, pos, s.data(), m.data(), norm.data());
 }
 
 void kv_channel_norms(const float* x, int64_t x_stride, int n, int head_dim, uint16_t* norms) {

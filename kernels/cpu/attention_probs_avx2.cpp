@@ -1,0 +1,3 @@
+// avx2 instantiation of the attention-probability kernels (attention_probs_simd.h).
+#define BP_SIMD_NS avx2
+#include "kernels/cpu/attention_probs_simd.h"
