@@ -118,7 +118,13 @@ class Configuration:
 
     @property
     def variant(self) -> str:
-        """The method with its parameters, e.g. 'kv-int4(group=32)': one line in a plot."""
+        """The method with the parameters the suite set, e.g. 'kv-uniform(bits=4,group=32)': one line in a plot.
+
+        The plan label ('task(...) / method(...)') names only the parameters the suite chose, which keeps legends
+        readable; without a label, every canonical parameter is spelled out."""
+        label = self.row.get("label") or ""
+        if " / " in label:
+            return label.rsplit(" / ", 1)[1]
         p = params_text(self.params)
         return f"{self.method}({p})" if p else str(self.method)
 

@@ -38,13 +38,20 @@ int cmd_describe(const std::vector<std::string>& args) {
   const bool as_json = a.flag("--json");
   std::string out;
   if (const MethodInfo* m = MethodRegistry::find(name)) {
+    // Backends the method runs on in this build (a method without a cache of its own runs wherever fp16 does).
+    json devices = json::array();
+    if (m->make_kv_cache || !m->make_device_kv_cache) devices.push_back("cpu");
+    if (m->make_device_kv_cache) devices.push_back("cuda");
     if (as_json) {
       out = json{{"name", m->name}, {"type", "method"}, {"kind", method_kind_name(m->kind)},
-                 {"description", m->description}, {"composition", m->composition}, {"parameters", m->schema.to_json()}}
+                 {"description", m->description}, {"composition", m->composition}, {"devices", devices},
+                 {"parameters", m->schema.to_json()}}
                 .dump(2) + "\n";
     } else {
-      out = fmt::format("{} — {} method\n  {}\n\nparameters:\n{}", m->name, method_kind_name(m->kind), m->description,
-                        m->schema.describe());
+      std::string dev;
+      for (const auto& d : devices) dev += (dev.empty() ? "" : ", ") + d.get<std::string>();
+      out = fmt::format("{} — {} method\n  {}\n  devices: {}\n\nparameters:\n{}", m->name, method_kind_name(m->kind),
+                        m->description, dev, m->schema.describe());
       if (!m->composition.empty()) out += "\ncomposition:\n  " + m->composition + "\n";
     }
   } else if (const TaskInfo* t = TaskRegistry::find(name)) {

@@ -360,11 +360,15 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
   }
   s.n_past_ += n;
 
+  if (calib) {
+    // The output projection's inputs are recorded for every position, whether or not logits are asked for.
+    rmsnorm_rows(S.x.data(), n, d, output_norm_.data(), c.rms_eps, S.h.data(), T);
+    record(calib, {-1, LinearKind::Output}, S.h.data(), n, d, max_calib_rows);
+  }
   if (which == Logits::None) return;
   const int first = which == Logits::Last ? n - 1 : 0;
   const int rows = n - first;
   rmsnorm_rows(S.x.data() + (size_t)first * d, rows, d, output_norm_.data(), c.rms_eps, S.h.data(), T);
-  record(calib, {-1, LinearKind::Output}, S.h.data(), rows, d, max_calib_rows);
   output_->forward(S.h.data(), rows, logits, T);
 }
 

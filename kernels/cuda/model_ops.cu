@@ -269,6 +269,22 @@ void memcpy_d2d(void* dst, const void* src, size_t bytes, Stream s) {
 }
 void mem_info(size_t* free_bytes, size_t* total_bytes) { BP_CUDA(cudaMemGetInfo(free_bytes, total_bytes)); }
 
+std::string device_name() {
+  int dev = 0;
+  BP_CUDA(cudaGetDevice(&dev));
+  cudaDeviceProp p;
+  BP_CUDA(cudaGetDeviceProperties(&p, dev));
+  return p.name;
+}
+
+double peak_bandwidth_bytes_per_s() {
+  int dev = 0, clock_khz = 0, bus_bits = 0;
+  BP_CUDA(cudaGetDevice(&dev));
+  BP_CUDA(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, dev));
+  BP_CUDA(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
+  return 2.0 * clock_khz * 1e3 * (bus_bits / 8.0);
+}
+
 void embed_rows(const uint16_t* table, const int32_t* tokens, int n, int d, float* out, Stream s) {
   if (n <= 0) return;
   k_embed<<<n, 256, 0, st(s)>>>(table, tokens, n, d, out);

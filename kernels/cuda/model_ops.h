@@ -7,6 +7,7 @@
 // std::runtime_error("file:line: what: error string").
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace bp::kern::cuda {
 
@@ -36,6 +37,9 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes, Stream s);  // synchro
 void memcpy_d2d(void* dst, const void* src, size_t bytes, Stream s);
 // Device memory in use and total (cudaMemGetInfo), for peak-memory accounting.
 void mem_info(size_t* free_bytes, size_t* total_bytes);
+// The current device's name and theoretical DRAM bandwidth (2 · memory clock · bus width), bytes/s.
+std::string device_name();
+double peak_bandwidth_bytes_per_s();
 
 // out[i][:] = table[tokens[i]][:] (table FP16 [vocab][d], out F32).
 void embed_rows(const uint16_t* table, const int32_t* tokens, int n, int d, float* out, Stream s);

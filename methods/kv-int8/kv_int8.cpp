@@ -7,6 +7,9 @@
 // (1.94×); key codes/scales are allocated in 64-token tiles, so up to 63 tokens of key padding per head are counted.
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/token_store_cache.h"
+#if defined(BENCH_HAVE_CUDA)
+#include "harness/runtime/cuda/device_packed_kv_cache.h"
+#endif
 
 BENCH_REGISTER_METHOD(kv_int8) {
   bp::MethodInfo m;
@@ -20,5 +23,11 @@ BENCH_REGISTER_METHOD(kv_int8) {
     return std::make_unique<bp::rt::kv::TokenStoreCache>(ctx.geometry,
                                                          bp::rt::kv::TokenFormat::quantized(8, 0, true));
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const bp::MethodContext& ctx,
+                              const bp::Params&) -> std::unique_ptr<bp::rt::DeviceKvCache> {
+    return std::make_unique<bp::rt::cuda::DevicePackedKvCache>(ctx.device_geometry, 8, 0, true);
+  };
+#endif
   return m;
 }

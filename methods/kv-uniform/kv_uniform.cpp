@@ -17,6 +17,9 @@
 #include "harness/runtime/kv/split_kv_cache.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "harness/runtime/kv/token_store_cache.h"
+#if defined(BENCH_HAVE_CUDA)
+#include "harness/runtime/cuda/device_packed_kv_cache.h"
+#endif
 
 namespace bp::methods::kv_uniform {
 namespace {
@@ -94,5 +97,14 @@ BENCH_REGISTER_METHOD(kv_uniform) {
         ctx.geometry, ku::layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, group, sym),
         ku::layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerChannel, group, sym));
   };
+#if defined(BENCH_HAVE_CUDA)
+  // On the CUDA backend: axis=token (the same packed layout, quantized and read by the CUDA kernels).
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    if (p.get_string("axis") != "token")
+      throw InputError("", "/params/axis", "the CUDA backend runs kv-uniform with axis \"token\" only");
+    return std::make_unique<rt::cuda::DevicePackedKvCache>(ctx.device_geometry, (int)p.get_int("bits"),
+                                                           (int)p.get_int("group"), p.get_bool("symmetric"));
+  };
+#endif
   return m;
 }
