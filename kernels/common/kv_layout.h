@@ -48,6 +48,20 @@ struct KvLayout {
   bool channel_norm = false;  // values only: multiply by norms[d] after dequantization
 };
 
+// A layout from its fields, in the struct's order (for building one in an expression).
+inline KvLayout make_kv_layout(KvRole role, int head_dim, int bits, KvAxis axis, int group, bool symmetric = false,
+                               bool channel_norm = false) {
+  KvLayout L;
+  L.role = role;
+  L.head_dim = head_dim;
+  L.bits = bits;
+  L.axis = axis;
+  L.group = group;
+  L.symmetric = symmetric;
+  L.channel_norm = channel_norm;
+  return L;
+}
+
 // Exact bytes a store of `tokens` tokens occupies (codes padded to whole key tiles; stats for every group touched).
 struct KvStoreBytes {
   size_t codes = 0;

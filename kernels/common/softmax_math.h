@@ -27,4 +27,13 @@ BP_HD void merge_partial_row(float& a_max, float& a_sum, float* a_acc, float b_m
   a_max = m;
 }
 
+// Probability of a key with score s (q·k, q pre-scaled) for a row whose final statistics over every key it attends
+// are (max, sum): what the observation kernels (CPU attention_probs, CUDA attention_probs.cu) add up.
+BP_HD float prob_from_score(float s, float max, float inv_sum) { return expf(s - max) * inv_sum; }
+
+// The statistics of a row over two disjoint key sets: merge_partial_row without the accumulator.
+BP_HD void merge_row_stats(float& a_max, float& a_sum, float b_max, float b_sum) {
+  merge_partial_row(a_max, a_sum, nullptr, b_max, b_sum, nullptr, 0);
+}
+
 }  // namespace bp::kern

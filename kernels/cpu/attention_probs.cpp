@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/common/softmax_math.h"
 #include "kernels/cpu/isa.h"
 
 namespace bp::kern {
@@ -17,7 +18,7 @@ void attention_probs_f32_ref(const AttnProbArgs& a) {
       const float* k = a.k + j * a.k_stride;
       float dot = 0.0f;
       for (int d = 0; d < D; ++d) dot += q[d] * k[d];
-      const float p = std::exp(dot - a.row_max[i]) * inv;
+      const float p = prob_from_score(dot, a.row_max[i], inv);
       if (a.col_sum) a.col_sum[j] += p;
       if (a.probs) a.probs[i * a.probs_stride + j] += p;
     }
@@ -26,7 +27,7 @@ void attention_probs_f32_ref(const AttnProbArgs& a) {
 
 void add_probs_from_scores_ref(const float* s, int n, float max, float sum, float* out) {
   const float inv = 1.0f / sum;
-  for (int j = 0; j < n; ++j) out[j] += std::exp(s[j] - max) * inv;
+  for (int j = 0; j < n; ++j) out[j] += prob_from_score(s[j], max, inv);
 }
 
 void attention_probs_f32(const AttnProbArgs& a) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/common/kv_layout.h"
+#include "kernels/common/kv_split_rows.h"
 #include "kernels/cpu/attention_f32.h"
 #include "kernels/cpu/packed_attention.h"
 
@@ -58,6 +59,26 @@ void packed_attention(const PackedAttnArgs& a);
 void packed_scores(const float* q, int64_t q_stride, int m, const PackedKv& k, int64_t t0, int64_t t1, float* scores,
                    int64_t score_stride);
 void attention_partial_f32(const AttnF32Args& a);
+
+// Partial attention (the packed_attention contract) of m rows over every token of a split store: keys and values
+// each packed up to their own split point and FP16 rows after it (kernels/common/kv_split_rows.h). k and v must
+// hold the same number of tokens.
+void split_attention(const float* q, int64_t q_stride, int m, const SplitRowsRef& k, const SplitRowsRef& v,
+                     float* out_max, float* out_sum, float* out_acc);
+
+// Observations (kernels/cuda/attention_probs.cu; the CPU contract of kernels/cpu/attention_probs.h):
+// final row statistics of m rows from two partials (either may be empty: sum 0);
+void merge_row_stats(int m, const float* a_max, const float* a_sum, const float* b_max, const float* b_sum,
+                     float* max, float* sum);
+// The observed rows are a list: observed row i is query row r = rows[i] (device int32 [m]) at q + r·q_stride, with
+// final statistics row_max[r], row_sum[r] (rows that attended nothing, sum 0, add nothing).
+// col[j] += Σ_i p(rows[i], j) over every token j of a split store (no mask);
+void column_probs_split(const float* q, int64_t q_stride, const int32_t* rows, int m, const float* row_max,
+                        const float* row_sum, const SplitRowsRef& k, float* col);
+// the same over T F32 keys (key j at k + j·k_stride) with causality: query row r sees key j iff j <= r + causal_offset.
+void column_probs_f32(const float* q, int64_t q_stride, const int32_t* rows, int m, const float* row_max,
+                      const float* row_sum, const float* k, int64_t k_stride, int T, int head_dim,
+                      int64_t causal_offset, float* col);
 
 #endif  // BENCH_HAVE_CUDA
 

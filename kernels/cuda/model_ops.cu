@@ -47,6 +47,16 @@ __global__ void k_embed(const uint16_t* table, const int32_t* tokens, int n, int
   for (int j = threadIdx.x; j < d; j += blockDim.x) out[(size_t)i * d + j] = f16_to_f32(row[j]);
 }
 
+__global__ void k_gather_rows_f16(const uint16_t* src, int64_t src_head_stride, const int32_t* idx, int rows, int D,
+                                  uint16_t* dst, int64_t dst_head_stride) {
+  const int h = blockIdx.y;
+  const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (e >= (int64_t)rows * D) return;
+  const int64_t j = e / D;
+  const int d = (int)(e % D);
+  dst[h * dst_head_stride + j * D + d] = src[h * src_head_stride + (int64_t)idx[(int64_t)h * rows + j] * D + d];
+}
+
 // Block-wide sum (blockDim.x a multiple of 32, at most 1024).
 __device__ float block_sum(float v) {
   __shared__ float warp_sums[32];
@@ -357,6 +367,14 @@ void attention_partial_f16(const float* q, int64_t q_stride, int m, const uint16
     BP_CUDA(cudaFuncSetAttribute(k_attention_f16, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
   k_attention_f16<<<m, kAttnThreads, shmem, st(s)>>>(q, q_stride, k, v, kv_stride, T, head_dim, out_max, out_sum,
                                                       out_acc);
+  BP_LAUNCHED();
+}
+
+void gather_rows_f16(const uint16_t* src, int64_t src_head_stride, const int32_t* idx, int heads, int rows, int D,
+                     uint16_t* dst, int64_t dst_head_stride, Stream s) {
+  if (heads <= 0 || rows <= 0) return;
+  const dim3 grid(blocks_for((size_t)rows * D, 256), (unsigned)heads);
+  k_gather_rows_f16<<<grid, 256, 0, st(s)>>>(src, src_head_stride, idx, rows, D, dst, dst_head_stride);
   BP_LAUNCHED();
 }
 

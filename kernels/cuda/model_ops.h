@@ -59,6 +59,11 @@ void to_f16(const float* x, uint16_t* y, size_t n, Stream s);
 void to_f16_strided(const float* x, int64_t x_stride, int rows, int cols, uint16_t* y, int64_t y_stride, Stream s);
 // cudaMemsetAsync(p, 0, bytes).
 void zero(void* p, size_t bytes, Stream s);
+// Row gather of FP16 rows (eviction compaction): dst row (h, j) = src row (h, idx[h·rows + j]) for h < heads,
+// j < rows; rows of D halves; head h starts at src + h·src_head_stride / dst + h·dst_head_stride (halves).
+// src and dst must not overlap.
+void gather_rows_f16(const uint16_t* src, int64_t src_head_stride, const int32_t* idx, int heads, int rows, int D,
+                     uint16_t* dst, int64_t dst_head_stride, Stream s);
 
 // y[M][N] = x[M][K] · W[N][K]ᵀ (+ bias[N]); x and W in FP16, accumulation and y in F32 (cublasGemmEx).
 void gemm_f16(BlasHandle h, const uint16_t* x, int M, int K, const uint16_t* w, int N, const float* bias, float* y,

@@ -10,11 +10,22 @@
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/h2o/h2o_cache.h"
+#include "methods/h2o/h2o_device_cache.h"
 
 namespace {
 
 constexpr double kHeavyRatio = 0.1, kRecentRatio = 0.1;
 constexpr long long kHeavyTokens = 256, kRecentTokens = 256;
+
+bp::methods::h2o::Config config(const bp::Params& p) {
+  bp::methods::h2o::Config c;
+  c.ratio = p.get_string("budget") == "ratio";
+  c.heavy_ratio = p.get_float("heavy_ratio");
+  c.recent_ratio = p.get_float("recent_ratio");
+  c.heavy_tokens = p.get_int("heavy_tokens");
+  c.recent_tokens = p.get_int("recent_tokens");
+  return c;
+}
 
 }  // namespace
 
@@ -41,7 +52,8 @@ BENCH_REGISTER_METHOD(h2o) {
                   "defaults); budget=tokens uses heavy_tokens/recent_tokens (the ratios must stay at their "
                   "defaults); the budget must keep at least one token. Keys post-RoPE. ") +
       rt::kv::storage_composition_text() +
-      " Composes with any weight method; not with another KV method (one cache per run).";
+      " Composes with any weight method; not with another KV method (one cache per run). On the CUDA backend: "
+      "storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
     auto reject = [&](const char* name, const std::string& why) {
@@ -70,14 +82,14 @@ BENCH_REGISTER_METHOD(h2o) {
     }
   };
   m.make_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::KvCache> {
-    methods::h2o::Config c;
-    c.ratio = p.get_string("budget") == "ratio";
-    c.heavy_ratio = p.get_float("heavy_ratio");
-    c.recent_ratio = p.get_float("recent_ratio");
-    c.heavy_tokens = p.get_int("heavy_tokens");
-    c.recent_tokens = p.get_int("recent_tokens");
     return std::make_unique<methods::h2o::H2oCache>(ctx.geometry, rt::kv::storage_format(p, ctx.geometry.head_dim),
-                                                    c);
+                                                    config(p));
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    rt::kv::require_fp16_storage_on_device(p, "h2o");
+    return std::make_unique<methods::h2o::DeviceH2oCache>(ctx.device_geometry, config(p));
+  };
+#endif
   return m;
 }

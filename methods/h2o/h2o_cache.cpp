@@ -46,15 +46,14 @@ H2oCache::H2oCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, c
       observed_((size_t)g.n_kv_heads),
       prompt_((size_t)g.n_layers, 0) {}
 
-Budget H2oCache::budget(int layer) const {
+Budget h2o_budget(const Config& c, int64_t P) {
   Budget b;
-  if (!cfg_.ratio) {
+  if (!c.ratio) {
     b.known = true;
-    b.heavy = cfg_.heavy_tokens;
-    b.recent = cfg_.recent_tokens;
+    b.heavy = c.heavy_tokens;
+    b.recent = c.recent_tokens;
     return b;
   }
-  const int64_t P = prompt_[(size_t)layer];
   if (P == 0) return b;
   b.known = true;
   // int(ratio · P) as the reference; a part that is asked for keeps at least one token.
@@ -62,10 +61,25 @@ Budget H2oCache::budget(int layer) const {
     if (ratio <= 0.0) return 0;
     return std::max<int64_t>(1, (int64_t)std::floor(ratio * (double)P));
   };
-  b.heavy = part(cfg_.heavy_ratio);
-  b.recent = part(cfg_.recent_ratio);
+  b.heavy = part(c.heavy_ratio);
+  b.recent = part(c.recent_ratio);
   return b;
 }
+
+std::vector<uint8_t> h2o_decide(H2oTokens& t, const std::vector<float>& obs, const int32_t* new_pos, int n,
+                                const Budget& b) {
+  const int64_t S = (int64_t)t.pos.size();
+  if ((int64_t)obs.size() != S + n) throw std::logic_error("h2o: no attention observation for this call");
+  // Accumulate: stored tokens add this call's column sums; new tokens start with theirs.
+  for (int64_t j = 0; j < S; ++j) t.score[(size_t)j] += obs[(size_t)j];
+  std::vector<int32_t> all_pos = t.pos;
+  all_pos.insert(all_pos.end(), new_pos, new_pos + n);
+  std::vector<float> all_score = t.score;
+  all_score.insert(all_score.end(), obs.begin() + S, obs.end());
+  return h2o_keep(all_pos, all_score, b);
+}
+
+Budget H2oCache::budget(int layer) const { return h2o_budget(cfg_, prompt_[(size_t)layer]); }
 
 rt::ObserveRequest H2oCache::observe(const rt::AttnBatch&) const {
   rt::ObserveRequest r;
@@ -87,19 +101,11 @@ void H2oCache::store(const rt::StoreBatch& s) {
     Head& hd = head(s.layer, h);
     const int64_t S = st.size();
     const std::vector<float>& obs = observed_[(size_t)h];
-    if ((int64_t)obs.size() != S + n) throw std::logic_error("h2o: no attention observation for this call");
-    // Accumulate: stored tokens add this call's column sums; new tokens start with theirs.
-    for (int64_t t = 0; t < S; ++t) hd.score[(size_t)t] += obs[(size_t)t];
-    const float* new_score = obs.data() + S;
-    std::vector<int32_t> all_pos = hd.pos;
-    all_pos.insert(all_pos.end(), new_pos.begin(), new_pos.end());
-    std::vector<float> all_score = hd.score;
-    all_score.insert(all_score.end(), new_score, new_score + n);
-    const std::vector<uint8_t> keep = h2o_keep(all_pos, all_score, b);
+    const std::vector<uint8_t> keep = h2o_decide(hd, obs, new_pos.data(), n, b);
     const std::vector<int32_t> src =
         rt::kv::keep_tokens(st, s.k + (size_t)h * D, s.v + (size_t)h * D, (int64_t)Hkv * D, n, keep);
     hd.pos = rt::kv::remap_side(src, hd.pos, new_pos.data());
-    hd.score = rt::kv::remap_side(src, hd.score, new_score);
+    hd.score = rt::kv::remap_side(src, hd.score, obs.data() + S);
     arrived_ += n;
     evicted_ += S + n - (int64_t)src.size();
   }
@@ -122,17 +128,20 @@ void H2oCache::reset() {
   arrived_ = evicted_ = 0;
 }
 
-nlohmann::json H2oCache::stats() const {
-  const Budget b = budget(0);
-  int64_t held = 0;
-  for (const Head& h : heads_) held += (int64_t)h.pos.size();
+nlohmann::json h2o_stats(const Budget& b, int64_t prompt_tokens, int64_t evicted, int64_t held, int64_t arrived) {
   nlohmann::json j;
   j["heavy"] = b.heavy;
   j["recent"] = b.recent;
-  j["prompt_tokens"] = prompt_.empty() ? 0 : prompt_[0];
-  j["evicted_token_heads"] = evicted_;
-  j["kept_fraction"] = arrived_ > 0 ? (double)held / (double)arrived_ : 1.0;
+  j["prompt_tokens"] = prompt_tokens;
+  j["evicted_token_heads"] = evicted;
+  j["kept_fraction"] = arrived > 0 ? (double)held / (double)arrived : 1.0;
   return j;
+}
+
+nlohmann::json H2oCache::stats() const {
+  int64_t held = 0;
+  for (const Head& h : heads_) held += (int64_t)h.pos.size();
+  return h2o_stats(budget(0), prompt_.empty() ? 0 : prompt_[0], evicted_, held, arrived_);
 }
 
 }  // namespace bp::methods::h2o

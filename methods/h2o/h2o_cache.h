@@ -51,6 +51,24 @@ struct Budget {
   int64_t total() const { return heavy + recent; }
 };
 
+// Side data of one (layer, KV head)'s kept tokens, in store order: absolute positions and accumulated scores.
+struct H2oTokens {
+  std::vector<int32_t> pos;
+  std::vector<float> score;
+};
+
+// The budget for a sequence whose Prefill calls have brought `prompt_tokens` tokens so far.
+Budget h2o_budget(const Config& c, int64_t prompt_tokens);
+
+// One call's H2O step for one (layer, KV head), shared by the CPU and the CUDA cache: adds the observation (column
+// sums over the S stored tokens, then the n new ones) to the stored tokens' scores and returns the keep flags over
+// the S + n tokens. The caller moves the tokens and rebuilds t with remap_side (new tokens' scores: obs[S..]).
+std::vector<uint8_t> h2o_decide(H2oTokens& t, const std::vector<float>& obs, const int32_t* new_pos, int n,
+                                const Budget& b);
+
+// The stats() both caches report: the layer-0 budget and prompt, evicted token-heads, held / arrived.
+nlohmann::json h2o_stats(const Budget& b, int64_t prompt_tokens, int64_t evicted, int64_t held, int64_t arrived);
+
 class H2oCache : public rt::kv::TokenStoreCache {
  public:
   H2oCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c);
@@ -69,10 +87,7 @@ class H2oCache : public rt::kv::TokenStoreCache {
   void store(const rt::StoreBatch& s) override;
 
  private:
-  struct Head {
-    std::vector<int32_t> pos;
-    std::vector<float> score;
-  };
+  using Head = H2oTokens;
   const Head& head(int layer, int h) const { return heads_[(size_t)layer * g_.n_kv_heads + h]; }
   Head& head(int layer, int h) { return heads_[(size_t)layer * g_.n_kv_heads + h]; }
 

@@ -14,12 +14,17 @@
 // Bytes: packed codes, FP16 scales and mins of both sides, and every FP16 residual row as `window`. Per quantized
 // token-head at D = 64, 2 bit, G = 32: keys 16 B codes + 4·64/32 = 8 B stats, values 16 B + 8 B (5.33× on the
 // quantized part); the FP16 window adds up to (R - 1)·128 + R·128 B per head.
+#include <algorithm>
 #include <string>
 
 #include "harness/core/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/split_kv_cache.h"
 #include "harness/runtime/kv/storage_param.h"
+#include "methods/kivi/kivi_policy.h"
+#if defined(BENCH_HAVE_CUDA)
+#include "harness/runtime/cuda/device_split_kv_cache.h"
+#endif
 
 namespace bp::methods::kivi {
 namespace {
@@ -31,23 +36,48 @@ class KiviCache : public rt::kv::SplitKvCache {
 
  protected:
   void settle(rt::kv::SplitKv& s, const rt::StoreBatch&) override {
-    s.keys().flush(s.keys().fp16() / R_ * R_);
-    s.values().flush(std::max<int64_t>(0, s.values().fp16() - R_));
+    const KiviFlush f = kivi_flush(s.keys().fp16(), s.values().fp16(), R_);
+    s.keys().flush(f.keys);
+    s.values().flush(f.values);
   }
 
  private:
   int R_;
 };
 
-kern::KvLayout layout(kern::KvRole role, int D, int bits, kern::KvAxis axis, int group) {
-  kern::KvLayout L;
-  L.role = role;
-  L.head_dim = D;
-  L.bits = bits;
-  L.axis = axis;
-  L.group = group;
-  L.symmetric = false;
-  return L;
+#if defined(BENCH_HAVE_CUDA)
+// The same policy over the device split cache (packed parts bit-identical to the CPU's).
+class DeviceKiviCache : public rt::cuda::DeviceSplitKvCache {
+ public:
+  DeviceKiviCache(const rt::DeviceGeometry& g, const kern::KvLayout& kl, const kern::KvLayout& vl, int residual)
+      : DeviceSplitKvCache(g, kl, vl), R_(residual) {}
+
+ protected:
+  Flush settle(int64_t key_fp16, int64_t value_fp16) const override {
+    const KiviFlush f = kivi_flush(key_fp16, value_fp16, R_);
+    return {f.keys, f.values};
+  }
+
+ private:
+  int R_;
+};
+#endif
+
+struct Settings {
+  kern::KvLayout keys, values;
+  int residual;
+};
+
+// The layouts and residual of a parameter set for a model of head dimension D (errors name the parameter).
+Settings settings(const Params& p, int D) {
+  const int bits = (int)p.get_int("bits"), G = (int)p.get_int("group"), R = (int)p.get_int("residual");
+  if (D % G != 0)
+    throw InputError("", "/params/group",
+                     "value groups of " + std::to_string(G) + " channels need G to divide head_dim " +
+                         std::to_string(D));
+  if (R % G != 0) throw InputError("", "/params/residual", "residual must be a multiple of group");
+  return {kern::make_kv_layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, G),
+          kern::make_kv_layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerToken, G), R};
 }
 
 }  // namespace
@@ -78,16 +108,15 @@ BENCH_REGISTER_METHOD(kivi) {
   };
   m.make_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::KvCache> {
     namespace mk = methods::kivi;
-    const int bits = (int)p.get_int("bits"), G = (int)p.get_int("group"), R = (int)p.get_int("residual");
-    const int D = ctx.geometry.head_dim;
-    if (D % G != 0)
-      throw InputError("", "/params/group",
-                       "value groups of " + std::to_string(G) + " channels need G to divide head_dim " +
-                           std::to_string(D));
-    if (R % G != 0) throw InputError("", "/params/residual", "residual must be a multiple of group");
-    return std::make_unique<mk::KiviCache>(ctx.geometry,
-                                           mk::layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, G),
-                                           mk::layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerToken, G), R);
+    const mk::Settings s = mk::settings(p, ctx.geometry.head_dim);
+    return std::make_unique<mk::KiviCache>(ctx.geometry, s.keys, s.values, s.residual);
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    namespace mk = methods::kivi;
+    const mk::Settings s = mk::settings(p, ctx.device_geometry.head_dim);
+    return std::make_unique<mk::DeviceKiviCache>(ctx.device_geometry, s.keys, s.values, s.residual);
+  };
+#endif
   return m;
 }

@@ -19,6 +19,7 @@
 #include "harness/runtime/kv/token_store_cache.h"
 #if defined(BENCH_HAVE_CUDA)
 #include "harness/runtime/cuda/device_packed_kv_cache.h"
+#include "harness/runtime/cuda/device_split_kv_cache.h"
 #endif
 
 namespace bp::methods::kv_uniform {
@@ -26,7 +27,10 @@ namespace {
 
 using rt::kv::SplitKv;
 
-// Per-channel groups of G tokens: quantize every complete group, keep the incomplete one in FP16.
+// Per-channel groups of G tokens: quantize every complete group, keep the incomplete one in FP16. Both sides hold
+// the same FP16 rows, so both flush the same count (CPU and CUDA caches share this rule).
+int64_t complete_groups(int64_t fp16_rows, int64_t group) { return fp16_rows / group * group; }
+
 class ChannelGroupCache : public rt::kv::SplitKvCache {
  public:
   ChannelGroupCache(const rt::KvGeometry& g, const kern::KvLayout& kl, const kern::KvLayout& vl)
@@ -34,7 +38,7 @@ class ChannelGroupCache : public rt::kv::SplitKvCache {
 
  protected:
   void settle(SplitKv& s, const rt::StoreBatch&) override {
-    const int64_t full = s.keys().fp16() / group_ * group_;
+    const int64_t full = complete_groups(s.keys().fp16(), group_);
     s.keys().flush(full);
     s.values().flush(full);
   }
@@ -43,16 +47,22 @@ class ChannelGroupCache : public rt::kv::SplitKvCache {
   int group_;
 };
 
-kern::KvLayout layout(kern::KvRole role, int D, int bits, kern::KvAxis axis, int group, bool sym) {
-  kern::KvLayout L;
-  L.role = role;
-  L.head_dim = D;
-  L.bits = bits;
-  L.axis = axis;
-  L.group = group;
-  L.symmetric = sym;
-  return L;
-}
+#if defined(BENCH_HAVE_CUDA)
+class DeviceChannelGroupCache : public rt::cuda::DeviceSplitKvCache {
+ public:
+  DeviceChannelGroupCache(const rt::DeviceGeometry& g, const kern::KvLayout& kl, const kern::KvLayout& vl)
+      : DeviceSplitKvCache(g, kl, vl), group_(kl.group) {}
+
+ protected:
+  Flush settle(int64_t key_fp16, int64_t) const override {
+    const int64_t full = complete_groups(key_fp16, group_);
+    return {full, full};
+  }
+
+ private:
+  int group_;
+};
+#endif
 
 }  // namespace
 }  // namespace bp::methods::kv_uniform
@@ -94,16 +104,25 @@ BENCH_REGISTER_METHOD(kv_uniform) {
     }
     if (group == 0) throw InputError("", "/params/group", "axis \"channel\" needs group 32, 64 or 128");
     return std::make_unique<ku::ChannelGroupCache>(
-        ctx.geometry, ku::layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, group, sym),
-        ku::layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerChannel, group, sym));
+        ctx.geometry, kern::make_kv_layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, group, sym),
+        kern::make_kv_layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerChannel, group, sym));
   };
 #if defined(BENCH_HAVE_CUDA)
-  // On the CUDA backend: axis=token (the same packed layout, quantized and read by the CUDA kernels).
+  // On the CUDA backend: the same packed layouts, quantized and read by the CUDA kernels.
   m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
-    if (p.get_string("axis") != "token")
-      throw InputError("", "/params/axis", "the CUDA backend runs kv-uniform with axis \"token\" only");
-    return std::make_unique<rt::cuda::DevicePackedKvCache>(ctx.device_geometry, (int)p.get_int("bits"),
-                                                           (int)p.get_int("group"), p.get_bool("symmetric"));
+    namespace ku = methods::kv_uniform;
+    const int bits = (int)p.get_int("bits"), group = (int)p.get_int("group"), D = ctx.device_geometry.head_dim;
+    const bool sym = p.get_bool("symmetric");
+    if (p.get_string("axis") == "token") {
+      if (const char* e = rt::kv::TokenFormat::quantized(bits, group, sym).error(D))
+        throw InputError("", "/params/group", "group " + std::to_string(group) + " with head_dim " +
+                                                  std::to_string(D) + ": " + e);
+      return std::make_unique<rt::cuda::DevicePackedKvCache>(ctx.device_geometry, bits, group, sym);
+    }
+    if (group == 0) throw InputError("", "/params/group", "axis \"channel\" needs group 32, 64 or 128");
+    return std::make_unique<ku::DeviceChannelGroupCache>(
+        ctx.device_geometry, kern::make_kv_layout(kern::KvRole::Keys, D, bits, kern::KvAxis::PerChannel, group, sym),
+        kern::make_kv_layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerChannel, group, sym));
   };
 #endif
   return m;

@@ -10,11 +10,24 @@
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/snapkv/snapkv_cache.h"
+#include "methods/snapkv/snapkv_device_cache.h"
 
 namespace {
 
 constexpr long long kCapacity = 2048;
 constexpr double kCapacityRatio = 0.2;
+
+bp::methods::snapkv::Config config(const bp::Params& p) {
+  bp::methods::snapkv::Config c;
+  c.ratio = p.get_string("budget") == "ratio";
+  c.capacity = p.get_int("capacity");
+  c.capacity_ratio = p.get_float("capacity_ratio");
+  c.window = (int)p.get_int("window");
+  c.kernel = (int)p.get_int("kernel");
+  c.pooling = p.get_string("pooling") == "maxpool" ? bp::methods::snapkv::Pooling::Max
+                                                   : bp::methods::snapkv::Pooling::Avg;
+  return c;
+}
 
 }  // namespace
 
@@ -43,7 +56,8 @@ BENCH_REGISTER_METHOD(snapkv) {
                   "requires capacity at its default and capacity_ratio > 0; kernel must be odd. Keys post-RoPE; "
                   "decode tokens are appended without eviction. ") +
       rt::kv::storage_composition_text() +
-      " Composes with any weight method; not with another KV method (one cache per run).";
+      " Composes with any weight method; not with another KV method (one cache per run). On the CUDA backend: "
+      "storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
     auto reject = [&](const char* name, const std::string& why) {
@@ -69,15 +83,14 @@ BENCH_REGISTER_METHOD(snapkv) {
     }
   };
   m.make_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::KvCache> {
-    methods::snapkv::Config c;
-    c.ratio = p.get_string("budget") == "ratio";
-    c.capacity = p.get_int("capacity");
-    c.capacity_ratio = p.get_float("capacity_ratio");
-    c.window = (int)p.get_int("window");
-    c.kernel = (int)p.get_int("kernel");
-    c.pooling = p.get_string("pooling") == "maxpool" ? methods::snapkv::Pooling::Max : methods::snapkv::Pooling::Avg;
     return std::make_unique<methods::snapkv::SnapKvCache>(ctx.geometry,
-                                                          rt::kv::storage_format(p, ctx.geometry.head_dim), c);
+                                                          rt::kv::storage_format(p, ctx.geometry.head_dim), config(p));
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    rt::kv::require_fp16_storage_on_device(p, "snapkv");
+    return std::make_unique<methods::snapkv::DeviceSnapKvCache>(ctx.device_geometry, config(p));
+  };
+#endif
   return m;
 }

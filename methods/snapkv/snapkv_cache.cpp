@@ -43,14 +43,29 @@ std::vector<int32_t> top_k(const std::vector<float>& x, int64_t k) {
 SnapKvCache::SnapKvCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c)
     : TokenStoreCache(g, format), cfg_(c), votes_((size_t)g.n_kv_heads) {}
 
-int64_t SnapKvCache::capacity(int64_t L) const {
+int64_t snapkv_capacity(const Config& c, int64_t L) {
   // A ratio that rounds to zero still keeps one token (the last one, the window).
-  return cfg_.ratio ? std::max<int64_t>(1, (int64_t)std::floor(cfg_.capacity_ratio * (double)L)) : cfg_.capacity;
+  return c.ratio ? std::max<int64_t>(1, (int64_t)std::floor(c.capacity_ratio * (double)L)) : c.capacity;
 }
 
-int SnapKvCache::window_rows(int64_t L, int n) const {
-  return (int)std::min<int64_t>({(int64_t)cfg_.window, (int64_t)n, capacity(L)});
+int snapkv_window_rows(const Config& c, int64_t L, int n) {
+  return (int)std::min<int64_t>({(int64_t)c.window, (int64_t)n, snapkv_capacity(c, L)});
 }
+
+std::vector<uint8_t> snapkv_keep(const Config& c, const std::vector<float>& votes, int64_t L, int w, int64_t C) {
+  const int64_t prefix = L - w;
+  if ((int64_t)votes.size() < prefix) throw std::logic_error("snapkv: no attention observation for this prefill");
+  const std::vector<float> prefix_votes(votes.begin(), votes.begin() + prefix);  // the window does not vote
+  const std::vector<int32_t> top = top_k(pool1d(prefix_votes, c.kernel, c.pooling), C - w);
+  std::vector<uint8_t> keep((size_t)L, 0);
+  for (int32_t t : top) keep[(size_t)t] = 1;
+  for (int64_t t = prefix; t < L; ++t) keep[(size_t)t] = 1;
+  return keep;
+}
+
+int64_t SnapKvCache::capacity(int64_t L) const { return snapkv_capacity(cfg_, L); }
+
+int SnapKvCache::window_rows(int64_t L, int n) const { return snapkv_window_rows(cfg_, L, n); }
 
 rt::ObserveRequest SnapKvCache::observe(const rt::AttnBatch& b) const {
   rt::ObserveRequest r;
@@ -77,15 +92,10 @@ void SnapKvCache::store(const rt::StoreBatch& s) {
     return;
   }
   const int w = window_rows(L, n);
-  const int64_t prefix = L - w;
   for (int h = 0; h < Hkv; ++h) {
     std::vector<float>& votes = votes_[(size_t)h];
     if ((int64_t)votes.size() != L) throw std::logic_error("snapkv: no attention observation for this prefill");
-    votes.resize((size_t)prefix);  // the window's own columns do not vote
-    const std::vector<int32_t> top = top_k(pool1d(votes, cfg_.kernel, cfg_.pooling), C - w);
-    std::vector<uint8_t> keep((size_t)L, 0);
-    for (int32_t t : top) keep[(size_t)t] = 1;
-    for (int64_t t = prefix; t < L; ++t) keep[(size_t)t] = 1;
+    const std::vector<uint8_t> keep = snapkv_keep(cfg_, votes, L, w, C);
     rt::kv::keep_tokens(store_at(s.layer, h), s.k + (size_t)h * D, s.v + (size_t)h * D, (int64_t)Hkv * D, n, keep);
     std::vector<float>().swap(votes);
   }
@@ -103,13 +113,15 @@ void SnapKvCache::reset() {
   selected_ = false;
 }
 
-nlohmann::json SnapKvCache::stats() const {
+nlohmann::json snapkv_stats(bool selected, int64_t prompt_tokens, int64_t kept) {
   nlohmann::json j;
-  j["selected"] = selected_;
-  j["prompt_tokens"] = prompt_;
-  j["kept_prompt_tokens"] = kept_;
-  j["kept_fraction"] = prompt_ > 0 ? (double)kept_ / (double)prompt_ : 1.0;
+  j["selected"] = selected;
+  j["prompt_tokens"] = prompt_tokens;
+  j["kept_prompt_tokens"] = kept;
+  j["kept_fraction"] = prompt_tokens > 0 ? (double)kept / (double)prompt_tokens : 1.0;
   return j;
 }
+
+nlohmann::json SnapKvCache::stats() const { return snapkv_stats(selected_, prompt_, kept_); }
 
 }  // namespace bp::methods::snapkv

@@ -45,6 +45,17 @@ std::vector<float> pool1d(const std::vector<float>& x, int kernel, Pooling p);
 // Indices (ascending) of the k highest entries of x (ties: the later index).
 std::vector<int32_t> top_k(const std::vector<float>& x, int64_t k);
 
+// The selection rule shared by the CPU and the CUDA cache. Capacity for a prefill whose total (stored + new) is L;
+// observation rows w' of a call of n new tokens (0: no selection).
+int64_t snapkv_capacity(const Config& c, int64_t L);
+int snapkv_window_rows(const Config& c, int64_t L, int n);
+// Keep flags over the L = prefix + w tokens from the votes (column sums, at least prefix of them; the window's own
+// columns are ignored): the C - w prefix tokens of highest pooled vote, and the window.
+std::vector<uint8_t> snapkv_keep(const Config& c, const std::vector<float>& votes, int64_t L, int w, int64_t C);
+
+// The stats() both caches report (layer 0: whether a selection happened, its prompt length and tokens kept).
+nlohmann::json snapkv_stats(bool selected, int64_t prompt_tokens, int64_t kept);
+
 class SnapKvCache : public rt::kv::TokenStoreCache {
  public:
   SnapKvCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c);

@@ -15,18 +15,12 @@ constexpr int64_t kBlock = 128;  // stored tokens converted + rotated at a time 
 StreamingCache::StreamingCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c)
     : TokenStoreCache(g, format), cfg_(c), ring_head_((size_t)g.n_layers, 0) {}
 
-std::vector<StreamingCache::Run> StreamingCache::runs(int layer) const {
-  const int64_t T = stored_len(layer, 0), S = std::min(cfg_.sinks, T), wc = T - S;
-  const int64_t head = ring_head_[(size_t)layer];
-  std::vector<Run> r;
-  if (S > 0) r.push_back({0, 0, S});
-  if (wc > head) r.push_back({S + head, S, wc - head});  // oldest window tokens first
-  if (head > 0) r.push_back({S, S + wc - head, head});
-  return r;
+std::vector<SlotRun> StreamingCache::runs(int layer) const {
+  return held_runs(stored_len(layer, 0), cfg_.sinks, ring_head_[(size_t)layer]);
 }
 
 int64_t StreamingCache::position_of_slot(int layer, int64_t t) const {
-  for (const Run& r : runs(layer))
+  for (const SlotRun& r : runs(layer))
     if (t >= r.slot && t < r.slot + r.len) return r.pos + (t - r.slot);
   return -1;
 }
@@ -40,7 +34,7 @@ void StreamingCache::attend_stored(int layer, int kv_head, const float* q, int m
   std::vector<float> K((size_t)kBlock * D), V((size_t)kBlock * D);
   rt::kv::Partial part;
   part.resize(m, D);
-  for (const Run& r : runs(layer)) {
+  for (const SlotRun& r : runs(layer)) {
     for (int64_t off = 0; off < r.len; off += kBlock) {
       const int64_t nb = std::min(kBlock, r.len - off);
       st.read(r.slot + off, nb, K.data(), V.data(), D);
@@ -70,7 +64,7 @@ void StreamingCache::score_stored(int layer, int kv_head, const float* q, int m,
   const int D = g_.head_dim;
   const int64_t T = st.size();
   std::vector<float> K((size_t)kBlock * D);
-  for (const Run& r : runs(layer)) {
+  for (const SlotRun& r : runs(layer)) {
     for (int64_t off = 0; off < r.len; off += kBlock) {
       const int64_t nb = std::min(kBlock, r.len - off);
       st.read(r.slot + off, nb, K.data(), nullptr, D);
@@ -89,35 +83,26 @@ void StreamingCache::score_stored(int layer, int kv_head, const float* q, int m,
 
 void StreamingCache::store(const rt::StoreBatch& s) {
   const int Hkv = g_.n_kv_heads, D = g_.head_dim, n = s.n;
-  const int64_t T0 = stored_len(s.layer, 0), S = cfg_.sinks, W = cfg_.window;
+  const int64_t S = cfg_.sinks, W = cfg_.window;
   const int64_t stride = (int64_t)Hkv * D;
-  // The first tokens ever received fill the sinks.
-  const int64_t n_sink = std::max<int64_t>(0, std::min<int64_t>(S - T0, n));
-  // Of the remaining new tokens only the last W can survive the call; earlier ones would be overwritten in it.
-  const int64_t m = n - n_sink, first = n_sink + std::max<int64_t>(0, m - W);
-  int64_t wc = std::max<int64_t>(0, T0 + n_sink - S);  // window tokens held
+  const StorePlan p = plan_store(stored_len(s.layer, 0), n, S, W);
   int64_t& head = ring_head_[(size_t)s.layer];
-  int64_t evicted = m - (n - first);  // new tokens that never enter the store
-  if (n_sink > 0)
+  if (p.n_sink > 0)
     for (int h = 0; h < Hkv; ++h)
-      store_at(s.layer, h).append(s.k + (size_t)h * D, s.v + (size_t)h * D, stride, n_sink);
-  // While the ring has room, survivors are appended (head stays 0); then each overwrites the oldest slot.
-  const int64_t append = std::min(W - wc, n - first);
-  if (append > 0)
+      store_at(s.layer, h).append(s.k + (size_t)h * D, s.v + (size_t)h * D, stride, p.n_sink);
+  if (p.append > 0)
     for (int h = 0; h < Hkv; ++h)
-      store_at(s.layer, h).append(s.k + (size_t)first * stride + (size_t)h * D,
-                                  s.v + (size_t)first * stride + (size_t)h * D, stride, append);
-  wc += append;
-  for (int64_t i = first + append; i < n; ++i) {
+      store_at(s.layer, h).append(s.k + (size_t)p.first * stride + (size_t)h * D,
+                                  s.v + (size_t)p.first * stride + (size_t)h * D, stride, p.append);
+  for (int64_t i = p.first + p.append; i < n; ++i) {
     for (int h = 0; h < Hkv; ++h)
       store_at(s.layer, h).overwrite(S + head, s.k + (size_t)i * stride + (size_t)h * D,
                                      s.v + (size_t)i * stride + (size_t)h * D);
     head = (head + 1) % W;
-    ++evicted;
   }
   if (s.layer == 0) {
     arrived_ += n;
-    evicted_ += evicted;
+    evicted_ += p.evicted;
   }
 }
 
@@ -127,13 +112,15 @@ void StreamingCache::reset() {
   arrived_ = evicted_ = 0;
 }
 
-nlohmann::json StreamingCache::stats() const {
+nlohmann::json streaming_stats(const Config& c, int64_t evicted, int64_t held, int64_t arrived) {
   nlohmann::json j;
-  j["sinks"] = cfg_.sinks;
-  j["window"] = cfg_.window;
-  j["evicted_tokens"] = evicted_;
-  j["kept_fraction"] = arrived_ > 0 ? (double)stored_len(0, 0) / (double)arrived_ : 1.0;
+  j["sinks"] = c.sinks;
+  j["window"] = c.window;
+  j["evicted_tokens"] = evicted;
+  j["kept_fraction"] = arrived > 0 ? (double)held / (double)arrived : 1.0;
   return j;
 }
+
+nlohmann::json StreamingCache::stats() const { return streaming_stats(cfg_, evicted_, stored_len(0, 0), arrived_); }
 
 }  // namespace bp::methods::streamingllm

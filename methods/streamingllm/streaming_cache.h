@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "harness/runtime/kv/token_store_cache.h"
+#include "methods/streamingllm/streaming_plan.h"
 
 namespace bp::methods::streamingllm {
 
@@ -38,6 +39,9 @@ struct Config {
   int64_t sinks = 4;
   int64_t window = 1020;
 };
+
+// The stats() both caches report (layer 0).
+nlohmann::json streaming_stats(const Config& c, int64_t evicted, int64_t held, int64_t arrived);
 
 class StreamingCache : public rt::kv::TokenStoreCache {
  public:
@@ -57,11 +61,7 @@ class StreamingCache : public rt::kv::TokenStoreCache {
   void store(const rt::StoreBatch& s) override;
 
  private:
-  // A run of slots [slot, slot + len) whose in-cache positions are pos, pos + 1, ...
-  struct Run {
-    int64_t slot, pos, len;
-  };
-  std::vector<Run> runs(int layer) const;  // every held slot, in in-cache position order
+  std::vector<SlotRun> runs(int layer) const;  // every held slot, in in-cache position order (held_runs)
 
   Config cfg_;
   std::vector<int64_t> ring_head_;  // per layer: window slot (offset from `sinks`) of the oldest window token

@@ -9,6 +9,7 @@
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/streamingllm/streaming_cache.h"
+#include "methods/streamingllm/streaming_device_cache.h"
 
 BENCH_REGISTER_METHOD(streamingllm) {
   using namespace bp;
@@ -26,7 +27,7 @@ BENCH_REGISTER_METHOD(streamingllm) {
                   "sinks 0 is a plain sliding window with re-assigned positions. ") +
       rt::kv::storage_composition_text() +
       " With quantized storage the pre-RoPE keys are quantized. Composes with any weight method; not with another "
-      "KV method (one cache per run).";
+      "KV method (one cache per run). On the CUDA backend: storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
   };
@@ -37,5 +38,15 @@ BENCH_REGISTER_METHOD(streamingllm) {
     return std::make_unique<methods::streamingllm::StreamingCache>(
         ctx.geometry, rt::kv::storage_format(p, ctx.geometry.head_dim), c);
   };
+#if defined(BENCH_HAVE_CUDA)
+  // CUDA backend: FP16 storage only (streaming_device_cache.h).
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    rt::kv::require_fp16_storage_on_device(p, "streamingllm");
+    methods::streamingllm::Config c;
+    c.sinks = p.get_int("sinks");
+    c.window = p.get_int("window");
+    return std::make_unique<methods::streamingllm::DeviceStreamingCache>(ctx.device_geometry, c);
+  };
+#endif
   return m;
 }

@@ -258,5 +258,40 @@ TEST(StreamingLlm, SmokeOnDefaultModel) {
   EXPECT_GE(r.agree, r.steps / 2) << "sinks + a 60-token window should mostly keep fp16's choice on repeated text";
 }
 
+// The bookkeeping the CPU and the CUDA cache share (streaming_plan.h), against a list model of the definition: over
+// calls of many sizes, applying plan_store to a slot array leaves the first `sinks` tokens and the last `window`
+// others, and held_runs lists the slots in time order at in-cache positions 0..T-1.
+TEST(StreamingLlm, PlanKeepsSinksAndWindowInTimeOrder) {
+  for (int64_t S : {0, 1, 4})
+    for (int64_t W : {1, 5, 16}) {
+      std::vector<int> slots;  // token id per slot
+      std::vector<int> arrived;
+      int64_t head = 0, evicted = 0;
+      int next = 0;
+      for (int n : {1, 3, 1, 40, 2, 1, 1, 17, 5, 1, 64, 1}) {
+        const StorePlan p = plan_store((int64_t)slots.size(), n, S, W);
+        std::vector<int> ids(n);
+        for (int i = 0; i < n; ++i) ids[i] = next++;
+        arrived.insert(arrived.end(), ids.begin(), ids.end());
+        for (int64_t i = 0; i < p.n_sink; ++i) slots.push_back(ids[i]);
+        for (int64_t i = 0; i < p.append; ++i) slots.push_back(ids[p.first + i]);
+        for (int64_t i = p.first + p.append; i < n; ++i) {
+          slots[S + head] = ids[i];
+          head = (head + 1) % W;
+        }
+        evicted += p.evicted;
+        // Expected: the first min(S, total) tokens, then the last W of the others, in time order.
+        std::vector<int> want(arrived.begin(), arrived.begin() + std::min<int64_t>(S, (int64_t)arrived.size()));
+        const int64_t rest = (int64_t)arrived.size() - (int64_t)want.size();
+        want.insert(want.end(), arrived.end() - std::min(rest, W), arrived.end());
+        std::vector<int> got((size_t)slots.size(), -1);
+        for (const SlotRun& r : held_runs((int64_t)slots.size(), S, head))
+          for (int64_t j = 0; j < r.len; ++j) got[(size_t)(r.pos + j)] = slots[(size_t)(r.slot + j)];
+        ASSERT_EQ(got, want) << "S " << S << " W " << W << " after " << arrived.size() << " tokens";
+        ASSERT_EQ(evicted, (int64_t)arrived.size() - (int64_t)slots.size());
+      }
+    }
+}
+
 }  // namespace
 }  // namespace bp::methods::streamingllm

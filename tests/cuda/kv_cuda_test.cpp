@@ -15,33 +15,17 @@
 #include "kernels/cpu/kv_quant.h"
 #include "kernels/cpu/packed_attention.h"
 #include "kernels/cuda/kv_cuda.h"
+#include "tests/cuda/cuda_test_util.h"
 #include "tests/kernels/kv_test_util.h"
 
 namespace bp::kern {
 namespace {
 
-#define BP_REQUIRE_GPU()                                            \
-  do {                                                              \
-    std::string why_;                                               \
-    if (!cuda::device_available(&why_)) GTEST_SKIP() << "no CUDA device: " << why_; \
-  } while (0)
-
 using cuda::DeviceBuffer;
 using test::Partial;
 
-template <class T>
-DeviceBuffer to_device(const std::vector<T>& v) {
-  DeviceBuffer b(v.size() * sizeof(T));
-  b.upload(v.data(), v.size() * sizeof(T));
-  return b;
-}
-
-template <class T>
-std::vector<T> to_host(const DeviceBuffer& b, size_t n) {
-  std::vector<T> v(n);
-  b.download(v.data(), n * sizeof(T));
-  return v;
-}
+using cudatest::to_device;
+using cudatest::to_host;
 
 TEST(CudaFp16, ConversionsMatchTheCpuBitForBit) {
   BP_REQUIRE_GPU();
@@ -75,15 +59,7 @@ TEST(CudaFp16, ConversionsMatchTheCpuBitForBit) {
 }
 
 KvLayout layout(KvRole role, int D, int bits, KvAxis axis, int group, bool sym = false, bool norm = false) {
-  KvLayout L;
-  L.role = role;
-  L.head_dim = D;
-  L.bits = bits;
-  L.axis = axis;
-  L.group = group;
-  L.symmetric = sym;
-  L.channel_norm = norm;
-  return L;
+  return make_kv_layout(role, D, bits, axis, group, sym, norm);
 }
 
 std::vector<float> kv_data(int T, int D, uint32_t seed) {

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_probs.h"
 #include "kernels/cpu/isa.h"
 
@@ -70,7 +71,9 @@ TEST(AttentionProbs, ReferenceRowsSumToOneAndColumnsAddUp) {
     double s = 0;
     for (int j = 0; j < c.T; ++j) {
       s += probs[i * c.T + j];
-      if (j > i + c.off) EXPECT_EQ(probs[i * c.T + j], 0.0f) << "masked key " << j << " of row " << i;
+      if (j > i + c.off) {
+        EXPECT_EQ(probs[i * c.T + j], 0.0f) << "masked key " << j << " of row " << i;
+      }
     }
     EXPECT_NEAR(s, 1.0, 1e-5);
   }
@@ -102,6 +105,36 @@ TEST(AttentionProbs, SimdMatchesReference) {
     }
     set_isa_cap(Isa::Avx512);
   }
+}
+
+// merge_row_stats (the device observation's final row statistics) gives the statistics of the union of two key
+// sets, and prob_from_score with them gives probabilities that sum to 1 over the union.
+TEST(SoftmaxMath, MergedRowStatsNormalizeTheUnion) {
+  const std::vector<float> a{0.3f, -2.0f, 4.5f, 1.0f}, b{3.0f, 0.1f, -0.7f};
+  auto stats = [](const std::vector<float>& s, float& mx, float& sm) {
+    mx = -INFINITY;
+    for (float x : s) mx = std::max(mx, x);
+    sm = 0.0f;
+    for (float x : s) sm += std::exp(x - mx);
+  };
+  float am, as, bm, bs;
+  stats(a, am, as);
+  stats(b, bm, bs);
+  merge_row_stats(am, as, bm, bs);
+  double total = 0.0;
+  for (float x : a) total += prob_from_score(x, am, 1.0f / as);
+  for (float x : b) total += prob_from_score(x, am, 1.0f / as);
+  EXPECT_NEAR(total, 1.0, 1e-6);
+  EXPECT_EQ(am, 4.5f);
+  // An empty side (sum 0) leaves the other unchanged, whichever side it is.
+  float em = -INFINITY, es = 0.0f;
+  merge_row_stats(em, es, bm, bs);
+  EXPECT_EQ(em, bm);
+  EXPECT_EQ(es, bs);
+  float cm = bm, cs = bs;
+  merge_row_stats(cm, cs, 7.0f, 0.0f);
+  EXPECT_EQ(cm, bm);
+  EXPECT_EQ(cs, bs);
 }
 
 }  // namespace

@@ -76,15 +76,7 @@ TEST(KvPacking, SetAndGetRoundTripWithoutDisturbingNeighbours) {
 }
 
 KvLayout layout(KvRole role, int D, int bits, KvAxis axis, int group, bool sym = false, bool norm = false) {
-  KvLayout L;
-  L.role = role;
-  L.head_dim = D;
-  L.bits = bits;
-  L.axis = axis;
-  L.group = group;
-  L.symmetric = sym;
-  L.channel_norm = norm;
-  return L;
+  return make_kv_layout(role, D, bits, axis, group, sym, norm);
 }
 
 TEST(KvLayoutBytes, ExactCounts) {

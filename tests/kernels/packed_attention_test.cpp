@@ -25,15 +25,7 @@ using test::same_partial;
 constexpr float kTol = 1e-4f;
 
 KvLayout layout(KvRole role, int D, int bits, KvAxis axis, int group, bool sym = false, bool norm = false) {
-  KvLayout L;
-  L.role = role;
-  L.head_dim = D;
-  L.bits = bits;
-  L.axis = axis;
-  L.group = group;
-  L.symmetric = sym;
-  L.channel_norm = norm;
-  return L;
+  return make_kv_layout(role, D, bits, axis, group, sym, norm);
 }
 
 std::vector<float> kv_data(int T, int D, uint32_t seed) {

@@ -134,7 +134,7 @@ def test_nightly_workflow_does_what_the_issue_asks():
     assert re.search(r"bench compare previous/nightly\.db results/nightly\.db", runs)
     uploads = {s["with"]["name"]: s["with"]["path"] for s in uses if s["uses"].startswith("actions/upload-artifact")}
     assert uploads["nightly-db"] == "results/nightly.db" and uploads["nightly-report"].startswith("results/report")
-    downloads = [s for s in uses if s["uses"].startswith("dawidd6/action-download-artifact")]
+    downloads = [s for s in job["steps"] if s.get("uses", "").startswith("dawidd6/action-download-artifact")]
     assert downloads and all(s["with"]["name"] == "nightly-db" for s in downloads)
     assert any(s["with"].get("workflow") == "nightly-gpu.yml" and s["with"].get("workflow_conclusion") == "success"
                for s in downloads)
@@ -143,6 +143,24 @@ def test_nightly_workflow_does_what_the_issue_asks():
     assert not cmp_step.get("continue-on-error") and "|| true" not in cmp_step["run"]
     # The report is written to the folder the artifact uploads.
     assert "bench report --db results/nightly.db --out results/report" in runs
+
+
+def test_nightly_workflow_also_runs_the_cuda_suite_with_its_own_baseline():
+    doc = load(NIGHTLY)
+    job = doc["jobs"]["nightly-cuda"]
+    assert set(job["runs-on"]) >= {"self-hosted", "gpu"} and job["needs"] == "nightly"
+    assert "-DBENCH_CUDA=ON" in job["env"]["BENCH_CMAKE_ARGS"]
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "ctest --test-dir build -R '^Cuda'" in runs
+    assert "bench run suites/gpu.json --db results/gpu.db" in runs
+    assert re.search(r"bench compare previous/gpu\.db results/gpu\.db", runs)
+    suite = json.load(open(os.path.join(REPO, "suites", "gpu.json"), encoding="utf-8"))
+    assert suite["device"] == "cuda"
+    uses = [s for s in job["steps"] if "uses" in s]
+    uploads = {s["with"]["name"]: s["with"]["path"] for s in uses if s["uses"].startswith("actions/upload-artifact")}
+    assert uploads["gpu-db"] == "results/gpu.db"
+    downloads = [s for s in uses if s["uses"].startswith("dawidd6/action-download-artifact")]
+    assert downloads and all(s["with"]["name"] == "gpu-db" for s in downloads)
 
 
 def test_pull_request_workflow_runs_on_pull_requests():

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "harness/runtime/cuda/device_kv_cache_base.h"
-#include "kernels/common/kv_layout.h"
+#include "harness/runtime/cuda/device_packed_store.h"
 
 namespace bp::rt::cuda {
 
@@ -24,21 +24,16 @@ class DevicePackedKvCache : public DeviceKvCacheBase {
   void store(int layer, const float* k, const float* v, int n, void* stream) override;
 
  private:
-  // One side (keys or values) of one (layer, KV head): device arrays sized for `cap` tokens.
-  struct Side {
-    kern::cuda::DeviceBuffer codes, scales, mins;
-    int64_t cap = 0;
-  };
-  void grow(Side& s, const kern::KvLayout& L, int64_t need, void* stream);
-  kern::PackedKvMut view(const Side& s, const kern::KvLayout& L, int64_t tokens) const;
-  Side& side(int layer, int h, bool keys) { return sides_[((size_t)layer * g_.n_kv_heads + h) * 2 + (keys ? 0 : 1)]; }
-  const Side& side(int layer, int h, bool keys) const {
+  DevicePackedStore& side(int layer, int h, bool keys) {
+    return sides_[((size_t)layer * g_.n_kv_heads + h) * 2 + (keys ? 0 : 1)];
+  }
+  const DevicePackedStore& side(int layer, int h, bool keys) const {
     return sides_[((size_t)layer * g_.n_kv_heads + h) * 2 + (keys ? 0 : 1)];
   }
 
   kern::KvLayout klay_, vlay_;
   std::vector<int64_t> len_;
-  std::vector<Side> sides_;
+  std::vector<DevicePackedStore> sides_;
 };
 
 }  // namespace bp::rt::cuda

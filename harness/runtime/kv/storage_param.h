@@ -73,6 +73,14 @@ inline TokenFormat storage_format(const Params& p, int head_dim) {
   return f;
 }
 
+// The device caches of the eviction methods store FP16 rows only: a clear error for any other `storage`.
+inline void require_fp16_storage_on_device(const Params& p, const std::string& method) {
+  if (p.get_string("storage") != "fp16")
+    throw InputError("", "/params/storage",
+                     "the CUDA backend runs " + method + " with storage \"fp16\" only, got \"" +
+                         p.get_string("storage") + "\"");
+}
+
 // A sentence for a method's `composition` text.
 inline const char* storage_composition_text() {
   return "Composes with per-token KV quantization through `storage` (fp16|int8|int4|int2, with storage_group and "
