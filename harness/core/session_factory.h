@@ -22,7 +22,7 @@ class SessionFactory {
   rt::Device device() const { return device_; }
 
   // A fresh session of `method` with `params` on `model`. Throws InputError when the method cannot run on the
-  // device (no device implementation, or it needs observations the device path does not provide).
+  // device (no device implementation, or it selects tokens, which only the CPU backend supports).
   std::unique_ptr<rt::Session> make(const rt::Model& model, const MethodInfo& method, const Params& params);
   // The reference configuration: the fp16 cache with default parameters.
   std::unique_ptr<rt::Session> make_reference(const rt::Model& model);

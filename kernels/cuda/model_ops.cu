@@ -57,6 +57,15 @@ __global__ void k_gather_rows_f16(const uint16_t* src, int64_t src_head_stride, 
   dst[h * dst_head_stride + j * D + d] = src[h * src_head_stride + (int64_t)idx[(int64_t)h * rows + j] * D + d];
 }
 
+__global__ void k_copy_rows_f32(const float* src, int64_t src_stride, const int32_t* idx, int rows, int D, float* dst,
+                                int64_t dst_stride) {
+  const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  if (e >= (int64_t)rows * D) return;
+  const int64_t j = e / D;
+  const int d = (int)(e % D);
+  dst[j * dst_stride + d] = src[(idx ? (int64_t)idx[j] : j) * src_stride + d];
+}
+
 // Block-wide sum (blockDim.x a multiple of 32, at most 1024).
 __device__ float block_sum(float v) {
   __shared__ float warp_sums[32];
@@ -367,6 +376,13 @@ void attention_partial_f16(const float* q, int64_t q_stride, int m, const uint16
     BP_CUDA(cudaFuncSetAttribute(k_attention_f16, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem));
   k_attention_f16<<<m, kAttnThreads, shmem, st(s)>>>(q, q_stride, k, v, kv_stride, T, head_dim, out_max, out_sum,
                                                       out_acc);
+  BP_LAUNCHED();
+}
+
+void copy_rows_f32(const float* src, int64_t src_stride, const int32_t* idx, int rows, int D, float* dst,
+                   int64_t dst_stride, Stream s) {
+  if (rows <= 0) return;
+  k_copy_rows_f32<<<blocks_for((size_t)rows * D, 256), 256, 0, st(s)>>>(src, src_stride, idx, rows, D, dst, dst_stride);
   BP_LAUNCHED();
 }
 

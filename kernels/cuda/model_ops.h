@@ -62,6 +62,10 @@ void zero(void* p, size_t bytes, Stream s);
 // Row gather of FP16 rows (eviction compaction): dst row (h, j) = src row (h, idx[h·rows + j]) for h < heads,
 // j < rows; rows of D halves; head h starts at src + h·src_head_stride / dst + h·dst_head_stride (halves).
 // src and dst must not overlap.
+// F32 rows: dst row j (at dst + j·dst_stride) = src row idx[j] (at src + idx[j]·src_stride), or src row j when idx
+// is null (a strided copy); D floats per row. src and dst must not overlap.
+void copy_rows_f32(const float* src, int64_t src_stride, const int32_t* idx, int rows, int D, float* dst,
+                   int64_t dst_stride, Stream s);
 void gather_rows_f16(const uint16_t* src, int64_t src_head_stride, const int32_t* idx, int heads, int rows, int D,
                      uint16_t* dst, int64_t dst_head_stride, Stream s);
 

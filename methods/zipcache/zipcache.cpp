@@ -6,6 +6,35 @@
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/zipcache/zipcache_cache.h"
+#include "methods/zipcache/zipcache_device_cache.h"
+
+namespace {
+
+bp::methods::zipcache::Config config(const bp::MethodContext& ctx, const bp::Params& p, int head_dim) {
+  namespace zc = bp::methods::zipcache;
+  zc::Config c;
+  c.bits_high = (int)p.get_int("bits_high");
+  c.bits_low = (int)p.get_int("bits_low");
+  c.saliency_ratio = p.get_float("saliency_ratio");
+  const std::string norm = p.get_string("normalization");
+  c.normalization = norm == "paper"       ? zc::Normalization::Paper
+                    : norm == "reference" ? zc::Normalization::Reference
+                                          : zc::Normalization::None;
+  c.exact = p.get_string("saliency") == "exact";
+  c.probe_recent = p.get_float("probe_recent");
+  c.probe_random = p.get_float("probe_random");
+  c.streaming_gap = (int)p.get_int("streaming_gap");
+  c.unimportant_count = (int)p.get_int("unimportant_count");
+  c.value_group = (int)p.get_int("value_group");
+  c.seed = ctx.seed;
+  if (c.value_group && head_dim % c.value_group)
+    throw bp::InputError("", "/params/value_group",
+                         "value_group " + std::to_string(c.value_group) + " must divide head_dim " +
+                             std::to_string(head_dim));
+  return c;
+}
+
+}  // namespace
 
 BENCH_REGISTER_METHOD(zipcache) {
   using namespace bp;
@@ -62,27 +91,13 @@ BENCH_REGISTER_METHOD(zipcache) {
     }
   };
   m.make_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::KvCache> {
-    namespace zc = methods::zipcache;
-    zc::Config c;
-    c.bits_high = (int)p.get_int("bits_high");
-    c.bits_low = (int)p.get_int("bits_low");
-    c.saliency_ratio = p.get_float("saliency_ratio");
-    const std::string norm = p.get_string("normalization");
-    c.normalization = norm == "paper" ? zc::Normalization::Paper
-                      : norm == "reference" ? zc::Normalization::Reference
-                                            : zc::Normalization::None;
-    c.exact = p.get_string("saliency") == "exact";
-    c.probe_recent = p.get_float("probe_recent");
-    c.probe_random = p.get_float("probe_random");
-    c.streaming_gap = (int)p.get_int("streaming_gap");
-    c.unimportant_count = (int)p.get_int("unimportant_count");
-    c.value_group = (int)p.get_int("value_group");
-    c.seed = ctx.seed;
-    if (c.value_group && ctx.geometry.head_dim % c.value_group)
-      throw InputError("", "/params/value_group",
-                       "value_group " + std::to_string(c.value_group) + " must divide head_dim " +
-                           std::to_string(ctx.geometry.head_dim));
-    return std::make_unique<zc::ZipCache>(ctx.geometry, c);
+    return std::make_unique<methods::zipcache::ZipCache>(ctx.geometry, config(ctx, p, ctx.geometry.head_dim));
   };
+#if defined(BENCH_HAVE_CUDA)
+  m.make_device_kv_cache = [](const MethodContext& ctx, const Params& p) -> std::unique_ptr<rt::DeviceKvCache> {
+    return std::make_unique<methods::zipcache::DeviceZipCache>(ctx.device_geometry,
+                                                               config(ctx, p, ctx.device_geometry.head_dim));
+  };
+#endif
   return m;
 }

@@ -81,6 +81,38 @@ std::vector<int32_t> lowest(const std::vector<double>& score, int64_t low) {
   return order;
 }
 
+std::vector<uint8_t> zipcache_classes(const Config& c, bool prefill, const std::vector<float>& raw, int64_t stored,
+                                      int n, const std::vector<int32_t>& rows, const std::vector<uint8_t>& old_high) {
+  const int64_t T = stored + n;
+  if ((int64_t)raw.size() != T) throw std::logic_error("zipcache: attention observation missing for a compression step");
+  std::vector<uint8_t> high((size_t)T, 1);
+  if (prefill) {
+    // Saliency over every token; the lowest (1 - ratio)·T go to the low class.
+    const std::vector<double> sal = saliency(raw.data(), stored, n, rows, c.normalization);
+    for (int32_t t : lowest(sal, floor_count((1.0 - c.saliency_ratio) * (double)T))) high[(size_t)t] = 0;
+    return high;
+  }
+  // Older tokens keep their class; the buffered + new ones are ranked by the current query's raw attention.
+  const int64_t C = (int64_t)old_high.size();
+  std::copy(old_high.begin(), old_high.end(), high.begin());
+  const std::vector<double> tail(raw.begin() + C, raw.end());
+  const int64_t low = floor_count((double)tail.size() * c.unimportant_count / (double)c.streaming_gap);
+  for (int32_t t : lowest(tail, low)) high[(size_t)(C + t)] = 0;
+  return high;
+}
+
+nlohmann::json zipcache_stats(int64_t high, int64_t compressed, int64_t buffered, int64_t recompressions,
+                              int n_layers, int64_t prefill_compressions, int probe_rows) {
+  return {{"high_fraction", compressed ? (double)high / (double)compressed : 0.0},
+          {"low_fraction", compressed ? 1.0 - (double)high / (double)compressed : 0.0},
+          {"compressed_tokens", compressed},
+          {"buffered_tokens", buffered},
+          {"recompressions", recompressions},
+          {"recompressions_per_layer", n_layers ? recompressions / n_layers : 0},
+          {"prefill_compressions", prefill_compressions},
+          {"probe_rows", probe_rows}};
+}
+
 ZipCache::ZipCache(const rt::KvGeometry& g, const Config& c) : KvCacheBase(g), cfg_(c) {
   heads_.reserve((size_t)g.n_layers * g.n_kv_heads);
   for (int i = 0; i < g.n_layers * g.n_kv_heads; ++i) {
@@ -113,7 +145,7 @@ void ZipCache::reset() {
     h.bk.clear();
     h.bv.clear();
     h.raw.clear();
-    h.sal.clear();
+    h.rows.clear();
   }
   recompressions_ = prefill_compressions_ = 0;
 }
@@ -125,14 +157,8 @@ nlohmann::json ZipCache::stats() const {
     compressed += h.mixed.tokens();
     buffered += h.bk.size();
   }
-  return {{"high_fraction", compressed ? (double)high / (double)compressed : 0.0},
-          {"low_fraction", compressed ? 1.0 - (double)high / (double)compressed : 0.0},
-          {"compressed_tokens", compressed},
-          {"buffered_tokens", buffered},
-          {"recompressions", recompressions_},
-          {"recompressions_per_layer", g_.n_layers ? recompressions_ / g_.n_layers : 0},
-          {"prefill_compressions", prefill_compressions_},
-          {"probe_rows", last_probe_rows_}};
+  return zipcache_stats(high, compressed, buffered, recompressions_, g_.n_layers, prefill_compressions_,
+                        last_probe_rows_);
 }
 
 int64_t ZipCache::stored_len(int layer, int kv_head) const {
@@ -163,7 +189,16 @@ void ZipCache::score_stored(int layer, int kv_head, const float* q, int m, float
   if (!h.bk.empty()) rt::kv::score_rows(q, D, m, D, rt::kv::Rows::of_f16(h.bk.data(), D), h.bk.size(), scores + C, S);
 }
 
-bool ZipCache::decode_due(int layer, int n) const { return heads_[idx(layer, 0)].bk.size() + n >= cfg_.streaming_gap; }
+bool ZipCache::decode_due(int layer, int n) const {
+  return zipcache_decode_due(heads_[idx(layer, 0)].bk.size(), n, cfg_.streaming_gap);
+}
+
+std::vector<uint8_t> ZipCache::classes_of(const Head& hd) const {
+  const kern::MixedKv mv = hd.mixed.view();
+  std::vector<uint8_t> high((size_t)mv.tokens);
+  for (int64_t t = 0; t < mv.tokens; ++t) high[(size_t)t] = (mv.hi_mask[t / 64] >> (t % 64)) & 1u;
+  return high;
+}
 
 rt::ObserveRequest ZipCache::observe(const rt::AttnBatch& b) const {
   rt::ObserveRequest r;
@@ -181,8 +216,7 @@ void ZipCache::on_attention(const rt::Observation& o) {
   Head& h = heads_[idx(o.layer, o.kv_head)];
   const int64_t T = o.stored + o.n_new;
   h.raw.assign(o.data, o.data + T);
-  h.sal = saliency(o.data, o.stored, o.n_new, *o.rows, cfg_.normalization);
-  h.observed_rows = (int)o.rows->size();
+  h.rows = *o.rows;
 }
 
 void ZipCache::rebuild(Head& hd, const rt::StoreBatch& s, int h, const std::vector<uint8_t>& high) {
@@ -222,7 +256,7 @@ void ZipCache::rebuild(Head& hd, const rt::StoreBatch& s, int h, const std::vect
   hd.bk.clear();
   hd.bv.clear();
   hd.raw.clear();
-  hd.sal.clear();
+  hd.rows.clear();
 }
 
 void ZipCache::store(const rt::StoreBatch& s) {
@@ -239,22 +273,10 @@ void ZipCache::store(const rt::StoreBatch& s) {
   }
   for (int h = 0; h < Hkv; ++h) {
     Head& hd = heads_[idx(s.layer, h)];
-    const int64_t C = hd.mixed.tokens(), B = hd.bk.size(), T = C + B + s.n;
-    if ((int64_t)hd.raw.size() != T || (int64_t)hd.sal.size() != T)
-      throw std::logic_error("zipcache: attention observation missing for a compression step");
-    std::vector<uint8_t> high((size_t)T, 1);
-    if (prefill) {
-      // Saliency over every token; the lowest (1 - ratio)·T go to the low class.
-      if (h == 0) last_probe_rows_ = hd.observed_rows;
-      for (int32_t t : lowest(hd.sal, floor_count((1.0 - cfg_.saliency_ratio) * (double)T))) high[t] = 0;
-    } else {
-      // Older tokens keep their class; the buffered + new ones are ranked by the current query's raw attention.
-      const kern::MixedKv mv = hd.mixed.view();
-      for (int64_t t = 0; t < C; ++t) high[t] = (mv.hi_mask[t / 64] >> (t % 64)) & 1u;
-      const std::vector<double> tail(hd.raw.begin() + C, hd.raw.begin() + T);
-      const int64_t low = floor_count((double)tail.size() * cfg_.unimportant_count / (double)cfg_.streaming_gap);
-      for (int32_t t : lowest(tail, low)) high[C + t] = 0;
-    }
+    const int64_t stored = hd.mixed.tokens() + hd.bk.size();
+    if (prefill && h == 0) last_probe_rows_ = (int)hd.rows.size();
+    const std::vector<uint8_t> high =
+        zipcache_classes(cfg_, prefill, hd.raw, stored, s.n, hd.rows, prefill ? std::vector<uint8_t>{} : classes_of(hd));
     rebuild(hd, s, h, high);
   }
   (prefill ? prefill_compressions_ : recompressions_)++;

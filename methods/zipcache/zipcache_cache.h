@@ -70,6 +70,20 @@ std::vector<double> saliency(const float* colsum, int64_t stored, int n, const s
 // The indices (ascending) of the `low` tokens of lowest score (ties: earlier index first).
 std::vector<int32_t> lowest(const std::vector<double>& score, int64_t low);
 
+// The stats() both caches report: class fractions of the compressed tokens, buffered tokens, compressions.
+nlohmann::json zipcache_stats(int64_t high, int64_t compressed, int64_t buffered, int64_t recompressions,
+                              int n_layers, int64_t prefill_compressions, int probe_rows);
+
+// The decode-phase schedule: a call of n tokens with `buffered` tokens in the FP16 buffer re-compresses.
+inline bool zipcache_decode_due(int64_t buffered, int n, int streaming_gap) { return buffered + n >= streaming_gap; }
+
+// Class flags (1 = high) over T = C + B + n tokens in time order for a compression step, from the observation in
+// time order (`raw`: column sums over stored then new tokens): at prefill the lowest normalized saliency (over the
+// probe rows `rows`) goes low; in decode the C compressed tokens keep `old_high` and the buffered + new ones are
+// ranked by raw attention. Shared by the CPU and the CUDA cache.
+std::vector<uint8_t> zipcache_classes(const Config& c, bool prefill, const std::vector<float>& raw, int64_t stored,
+                                      int n, const std::vector<int32_t>& rows, const std::vector<uint8_t>& old_high);
+
 class ZipCache : public rt::KvCacheBase {
  public:
   ZipCache(const rt::KvGeometry& g, const Config& c);
@@ -96,15 +110,15 @@ class ZipCache : public rt::KvCacheBase {
   struct Head {
     kern::MixedKvStore mixed;
     rt::kv::HalfRows bk, bv;      // FP16 decode buffer
-    // From on_attention, for store(): raw column sums (decode ranks by these) and normalized saliency (prefill),
-    // over stored + new tokens; the number of observed rows.
-    std::vector<double> raw, sal;
-    int observed_rows = 0;
+    // From on_attention, for store(): the column sums over stored + new tokens and the observed rows.
+    std::vector<float> raw;
+    std::vector<int32_t> rows;
   };
   size_t idx(int layer, int h) const { return (size_t)layer * g_.n_kv_heads + h; }
   // Re-quantizes compressed + buffer + the batch's tokens of one head with classes `high` (T entries).
   void rebuild(Head& hd, const rt::StoreBatch& s, int h, const std::vector<uint8_t>& high);
   bool decode_due(int layer, int n) const;
+  std::vector<uint8_t> classes_of(const Head& hd) const;  // the compressed tokens' classes, time order
 
   Config cfg_;
   std::vector<Head> heads_;

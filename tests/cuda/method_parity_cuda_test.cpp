@@ -42,6 +42,10 @@ std::vector<nlohmann::json> param_sets(const std::string& method) {
   if (method == "snapkv") {
     sets.push_back({{"budget", "tokens"}, {"capacity", 96}, {"window", 16}, {"kernel", 7}, {"pooling", "maxpool"}});
   }
+  if (method == "zipcache") {  // decode-phase re-compressions within the decoded steps; exact saliency
+    sets.push_back({{"streaming_gap", 16}, {"unimportant_count", 6}});
+    sets.push_back({{"saliency", "exact"}, {"bits_high", 8}, {"bits_low", 4}});
+  }
   return sets;
 }
 
@@ -94,7 +98,8 @@ TEST(CudaMethods, EveryDeviceCacheMatchesItsCpuCache) {
       ++checked;
     }
   }
-  EXPECT_GE(checked, 16);  // fp16, kv-int8, kv-uniform ×4, kivi ×3, streamingllm ×3, h2o ×2, snapkv ×2
+  // fp16, kv-int8, kv-uniform ×4, kivi ×3, streamingllm ×3, h2o ×2, snapkv ×2, zipcache ×3
+  EXPECT_GE(checked, 19);
 }
 
 }  // namespace
