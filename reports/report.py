@@ -51,7 +51,7 @@ PLOT_METRICS = ["ppl", "kl_mean", "kl_p99", "top1_agree", "accuracy", "acc", "ac
 # Order of metrics in panels and tables (others follow alphabetically).
 PREFERRED = PLOT_METRICS + ["prefill_ms", "prefill_tok_s", "decode_ms_per_token", "decode_ms_median",
                             "decode_ms_p90", "decode_tok_s", "kv_bytes", "kv_ratio", "kv_ratio_vs_fp16",
-                            "kv_bytes_fp16", "weight_bytes", "peak_rss", "peak_rss_bytes"]
+                            "kv_bytes_fp16", "weight_bytes", "peak_rss", "peak_rss_bytes", "device_peak_bytes"]
 BAND_PERCENTILE_MIN_N = 10  # below this many repetitions the band is min-max (percentiles of few values mislead)
 
 

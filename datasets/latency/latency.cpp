@@ -32,6 +32,7 @@ struct Measurement {
   std::vector<double> decode_ms;  // one per decoded token
   rt::KvBytes kv_at_context;      // right after the prefill of the L prompt tokens
   size_t kv_after_decode = 0;
+  size_t device_peak = 0;  // a device session's peak device memory (0 on the CPU or when not measurable)
   size_t scratch_bytes = 0;
 };
 
@@ -44,7 +45,7 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
   auto t0 = Clock::now();
   const float* logits = s->prefill(prompt, rt::Logits::Last);
   m.prefill_ms = ms_since(t0);
-  m.kv_at_context = s->cache().bytes();
+  m.kv_at_context = s->kv_bytes();
   int32_t next = argmax(logits, V);
   m.decode_ms.reserve(decode_tokens);
   for (int i = 0; i < decode_tokens; ++i) {
@@ -53,8 +54,9 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
     next = argmax(logits, V);
     m.decode_ms.push_back(ms_since(t));
   }
-  m.kv_after_decode = s->cache().bytes().total();
+  m.kv_after_decode = s->kv_bytes().total();
   m.scratch_bytes = s->scratch_bytes();
+  if (s->on_device()) m.device_peak = s->device_session()->peak_device_bytes();
   return m;
 }
 
@@ -125,6 +127,7 @@ class LatencyTask : public Task {
                            {{"context", L}, {"part", it.key()}});
       ctx.sink->metric("kv_bytes_after_decode", (double)first.kv_after_decode, "bytes", 0, lab);
       ctx.sink->metric("scratch_bytes", (double)first.scratch_bytes, "bytes", 0, lab);
+      if (first.device_peak > 0) ctx.sink->metric("device_peak_bytes", (double)first.device_peak, "bytes", 0, lab);
       const size_t ref_kv = reference_kv_bytes(ctx, ref_model, prompt, L, self_is_reference ? &kv : nullptr);
       ctx.sink->metric("kv_bytes_fp16", (double)ref_kv, "bytes", 0, lab);
       if (kv > 0) ctx.sink->metric("kv_ratio", (double)ref_kv / (double)kv, "x", 0, lab);
@@ -153,7 +156,7 @@ class LatencyTask : public Task {
     } else {
       std::unique_ptr<rt::Session> rs = ctx.new_reference_session();
       rs->prefill(prompt, rt::Logits::None);
-      bytes = rs->cache().bytes().total();
+      bytes = rs->kv_bytes().total();
     }
     if (ctx.reference_cache) ctx.reference_cache->put(key, pack_bytes(bytes));
     return bytes;
@@ -189,7 +192,7 @@ BENCH_REGISTER_TASK(latency) {
                {"decode_ms_p90", "ms"},        {"decode_tok_s", "tok/s"},      {"kv_bytes", "bytes"},
                {"kv_bytes_part", "bytes"},     {"kv_bytes_after_decode", "bytes"}, {"scratch_bytes", "bytes"},
                {"kv_bytes_fp16", "bytes"},     {"kv_ratio", "x"},              {"weight_bytes", "bytes"},
-               {"threads", "count"},           {"peak_rss_bytes", "bytes"}};
+               {"threads", "count"},           {"peak_rss_bytes", "bytes"},    {"device_peak_bytes", "bytes"}};
   t.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
     const std::vector<long long> c = p.get_int_list("contexts");
     for (size_t i = 0; i < c.size(); ++i)
