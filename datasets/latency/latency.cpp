@@ -1,7 +1,9 @@
 // `latency`: efficiency of a configuration, measured for every configuration of a run: prefill latency and
 // throughput at each context length, per-token decode latency after it, the KV cache's bytes from its own
 // accounting (with the breakdown) and the compression ratio against the fp16 cache at the same length, weight
-// bytes, scratch bytes and peak RSS. Every repetition is stored; the core computes the summaries.
+// bytes, scratch bytes and peak RSS. On a device session also the device-timeline times of the same calls (CUDA
+// events: prefill_device_ms, decode_device_ms_median; the wall-clock metrics include the logits copy and the
+// launches) and the peak device memory. Every repetition is stored; the core computes the summaries.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -33,6 +35,9 @@ struct Measurement {
   rt::KvBytes kv_at_context;      // right after the prefill of the L prompt tokens
   size_t kv_after_decode = 0;
   size_t device_peak = 0;  // a device session's peak device memory (0 on the CPU or when not measurable)
+  // Device-timeline times (CUDA events) of the prefill and of each decode step; empty/negative on the CPU.
+  double prefill_device_ms = -1.0;
+  std::vector<double> decode_device_ms;
   size_t scratch_bytes = 0;
 };
 
@@ -45,6 +50,7 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
   auto t0 = Clock::now();
   const float* logits = s->prefill(prompt, rt::Logits::Last);
   m.prefill_ms = ms_since(t0);
+  m.prefill_device_ms = s->last_device_ms();
   m.kv_at_context = s->kv_bytes();
   int32_t next = argmax(logits, V);
   m.decode_ms.reserve(decode_tokens);
@@ -53,6 +59,7 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
     logits = s->decode(std::span<const int32_t>(&next, 1), rt::Logits::Last);
     next = argmax(logits, V);
     m.decode_ms.push_back(ms_since(t));
+    if (s->last_device_ms() >= 0) m.decode_device_ms.push_back(s->last_device_ms());
   }
   m.kv_after_decode = s->kv_bytes().total();
   m.scratch_bytes = s->scratch_bytes();
@@ -113,6 +120,12 @@ class LatencyTask : public Task {
           ctx.sink->metric("decode_ms_median", quantile_sorted(sorted, 0.5), "ms", r, lab);
           ctx.sink->metric("decode_ms_p90", quantile_sorted(sorted, 0.9), "ms", r, lab);
           ctx.sink->metric("decode_tok_s", (double)sorted.size() / (decode_total / 1000.0), "tok/s", r, lab);
+        }
+        if (m.prefill_device_ms >= 0) ctx.sink->metric("prefill_device_ms", m.prefill_device_ms, "ms", r, lab);
+        if (!m.decode_device_ms.empty()) {
+          std::vector<double> dev = m.decode_device_ms;
+          std::sort(dev.begin(), dev.end());
+          ctx.sink->metric("decode_device_ms_median", quantile_sorted(dev, 0.5), "ms", r, lab);
         }
         if (r == 0) first = std::move(m);
       }
@@ -192,7 +205,8 @@ BENCH_REGISTER_TASK(latency) {
                {"decode_ms_p90", "ms"},        {"decode_tok_s", "tok/s"},      {"kv_bytes", "bytes"},
                {"kv_bytes_part", "bytes"},     {"kv_bytes_after_decode", "bytes"}, {"scratch_bytes", "bytes"},
                {"kv_bytes_fp16", "bytes"},     {"kv_ratio", "x"},              {"weight_bytes", "bytes"},
-               {"threads", "count"},           {"peak_rss_bytes", "bytes"},    {"device_peak_bytes", "bytes"}};
+               {"threads", "count"},           {"peak_rss_bytes", "bytes"},    {"device_peak_bytes", "bytes"},
+               {"prefill_device_ms", "ms"},    {"decode_device_ms_median", "ms"}};
   t.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
     const std::vector<long long> c = p.get_int_list("contexts");
     for (size_t i = 0; i < c.size(); ++i)

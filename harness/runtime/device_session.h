@@ -62,6 +62,9 @@ class DeviceSession {
   virtual std::string device_name() const = 0;
   // Peak device memory used by this process since the session started, when measurable (0 otherwise).
   virtual size_t peak_device_bytes() const { return 0; }
+  // Device time of the last run() in milliseconds, from events on the device's own timeline (CUDA events around the
+  // forward pass, the logits copy excluded); negative when the device does not measure it.
+  virtual double last_run_ms() const { return -1.0; }
 };
 
 // Device backends compiled into this binary. "cpu" is always available.

@@ -237,6 +237,7 @@ const KvCache& Session::cache() const {
 KvBytes Session::kv_bytes() const { return device_ ? device_->kv_bytes() : cache_->bytes(); }
 nlohmann::json Session::kv_stats() const { return device_ ? device_->kv_stats() : cache_->stats(); }
 std::string Session::device_name() const { return device_ ? device_->device_name() : "cpu"; }
+double Session::last_device_ms() const { return device_ ? device_->last_run_ms() : -1.0; }
 
 void Session::reset() {
   if (device_) device_->reset();

@@ -105,6 +105,8 @@ class Session {
   // "cpu" or the device's name.
   std::string device_name() const;
   bool on_device() const { return device_ != nullptr; }
+  // Device time of the last prefill/decode in ms (DeviceSession::last_run_ms); negative on the CPU.
+  double last_device_ms() const;
   DeviceSession* device_session() const { return device_.get(); }
   const Model& model() const { return model_; }
   int threads() const { return threads_; }

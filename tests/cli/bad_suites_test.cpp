@@ -37,8 +37,9 @@ TEST(BadSuites, CorpusIsLargeAndEveryFileHasItsExpectation) {
   EXPECT_GE(names.size(), 30u);
   for (const auto& n : names) EXPECT_TRUE(fs::exists(corpus_dir() / (n + ".expected"))) << n;
   for (const auto& f : fs::directory_iterator(corpus_dir()))
-    if (f.path().extension() == ".expected")
+    if (f.path().extension() == ".expected") {
       EXPECT_TRUE(fs::exists(corpus_dir() / (f.path().stem().string() + ".json"))) << f.path();
+    }
 }
 
 class BadSuite : public ::testing::TestWithParam<std::string> {};

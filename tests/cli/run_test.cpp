@@ -81,16 +81,24 @@ TEST(Run, SmokeSuiteRunsEndToEndAndStoresEveryMetric) {
     std::set<std::string> metrics;
     for (const auto& m : c["results"]) metrics.insert(m["metric"].get<std::string>());
     for (const auto& m : required.at(c["task"].get<std::string>())) EXPECT_TRUE(metrics.count(m)) << c["label"] << " " << m;
-    if (c["task"] == "latency") EXPECT_FALSE(c["summaries"].empty()) << "3 repetitions must give summaries";
-    if (c["task"] == "piqa") EXPECT_EQ(c["items"].size(), 4u);
-    if (c["task"] == "wikitext2") EXPECT_FALSE(json(c["dataset_files"]).empty());
+    if (c["task"] == "latency") {
+      EXPECT_FALSE(c["summaries"].empty()) << "3 repetitions must give summaries";
+    }
+    if (c["task"] == "piqa") {
+      EXPECT_EQ(c["items"].size(), 4u);
+    }
+    if (c["task"] == "wikitext2") {
+      EXPECT_FALSE(json(c["dataset_files"]).empty());
+    }
   }
   EXPECT_EQ(order.size(), 8u);
   // The fp16 reference's KL divergence from itself is zero.
   for (const auto& c : doc["configurations"])
     if (c["task"] == "wikitext2" && c["method"] == "fp16")
       for (const auto& m : c["results"])
-        if (m["metric"] == "kl_mean") EXPECT_NEAR(m["value"].get<double>(), 0.0, 1e-9);
+        if (m["metric"] == "kl_mean") {
+          EXPECT_NEAR(m["value"].get<double>(), 0.0, 1e-9);
+        }
   EXPECT_EQ(integrity(db), "ok");
 
   const std::string id = doc["run"]["id"].dump();

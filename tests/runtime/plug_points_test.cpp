@@ -102,11 +102,6 @@ TEST(TokenSelection, RejectsIndicesOutsideTheBatchOrUnsorted) {
 
 // ---- weights --------------------------------------------------------------------------------------------------
 
-Model& model() {
-  static std::unique_ptr<Model> m = Model::load(test::default_model_path(), LoadOptions{WeightStorage::F32, 2});
-  return *m;
-}
-
 std::vector<float> logits_of(const Model& mdl, const std::vector<int32_t>& tokens) {
   Session s(mdl, std::make_unique<DenseKvCache>(mdl.kv_geometry(2), DenseKvType::F32), 2);
   const float* l = s.prefill(tokens, Logits::All);

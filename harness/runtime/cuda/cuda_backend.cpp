@@ -121,12 +121,14 @@ class CudaSession : public DeviceSession {
       : cm_(std::move(cm)), cache_(std::move(cache)) {
     stream_ = kc::stream_create();
     blas_ = kc::blas_create(stream_);
+    events_ = kc::events_create();
     size_t free_b = 0, total_b = 0;
     kc::mem_info(&free_b, &total_b);
     used_at_start_ = total_b - free_b;
   }
   ~CudaSession() override {
     try {
+      kc::events_destroy(events_);
       kc::blas_destroy(blas_);
       kc::stream_destroy(stream_);
     } catch (...) {
@@ -141,6 +143,9 @@ class CudaSession : public DeviceSession {
     ensure(n);
     std::vector<int32_t> pos(n);
     for (int i = 0; i < n; ++i) pos[i] = (int32_t)(n_past + i);
+    // Device time from here to the last kernel. Kernels the KV caches launch on the legacy default stream are
+    // ordered with this (blocking) stream, so they fall inside the interval.
+    kc::event_record(events_.start, stream_);
     kc::memcpy_h2d(tok_.get(), tokens.data(), n * sizeof(int32_t), stream_);
     kc::memcpy_h2d(pos_.get(), pos.data(), n * sizeof(int32_t), stream_);
     kc::embed_rows(cm_->embd.as<uint16_t>(), tok_.as<int32_t>(), n, d, x_.as<float>(), stream_);
@@ -183,11 +188,14 @@ class CudaSession : public DeviceSession {
       kc::rmsnorm_rows(x_.as<float>() + (size_t)first * d, rows, d, cm_->out_norm.as<float>(), c.rms_eps,
                        h_.as<float>(), stream_);
       linear(cm_->output, h_.as<float>(), rows, logits_.as<float>());
+      kc::event_record(events_.stop, stream_);
       logits.resize((size_t)rows * c.vocab_size);
       kc::memcpy_d2h(logits.data(), logits_.get(), logits.size() * sizeof(float), stream_);
     } else {
+      kc::event_record(events_.stop, stream_);
       kc::stream_sync(stream_);
     }
+    last_ms_ = kc::events_elapsed_ms(events_);
     size_t free_b = 0, total_b = 0;
     kc::mem_info(&free_b, &total_b);
     peak_ = std::max(peak_, total_b - free_b - std::min(used_at_start_, total_b - free_b));
@@ -198,6 +206,7 @@ class CudaSession : public DeviceSession {
   void reset() override { cache_->reset(); }
   std::string device_name() const override { return "cuda"; }
   size_t peak_device_bytes() const override { return peak_; }
+  double last_run_ms() const override { return last_ms_; }
 
  private:
   void ensure(int n) {
@@ -225,6 +234,8 @@ class CudaSession : public DeviceSession {
   std::unique_ptr<DeviceKvCache> cache_;
   kc::Stream stream_ = nullptr;
   kc::BlasHandle blas_ = nullptr;
+  kc::EventPair events_{};
+  double last_ms_ = -1.0;
   int cap_ = 0;
   DeviceBuffer tok_, pos_, x_, h_, tmp_, q_, attn_, k_, v_, gate_, up_, h16_, logits_;
   size_t used_at_start_ = 0, peak_ = 0;
