@@ -53,7 +53,8 @@ void DeviceKvCacheBase::ensure_scratch(int n) {
   if (!keys_stored_rotated()) pre_rope_k_ = kc::DeviceBuffer((size_t)n * g_.n_kv_heads * D * sizeof(float));
   row_max_ = kc::DeviceBuffer(n * sizeof(float));
   row_sum_ = kc::DeviceBuffer(n * sizeof(float));
-  // out_index[h][i] = i·Hq + h: the output row of query head h of new token i.
+  // out_index[h][i] = i·Hq + h: the output row of query head h of new token i (row h of the table has cap_ entries,
+  // whatever the call's n: a call reads the first n of row h).
   const int Hq = g_.n_q_heads;
   std::vector<int32_t> idx((size_t)Hq * n);
   for (int h = 0; h < Hq; ++h)
@@ -111,7 +112,7 @@ void DeviceKvCacheBase::attend(DeviceAttnBatch& b) {
     kc::stream_sync(b.stream);
     kc::attention_partial_f32(a);
     kc::merge_normalize(n, D, st_max_.as<float>(), st_sum_.as<float>(), st_acc_.as<float>(), nw_max_.as<float>(),
-                        nw_sum_.as<float>(), nw_acc_.as<float>(), out_index_.as<int32_t>() + (size_t)h * n, b.out,
+                        nw_sum_.as<float>(), nw_acc_.as<float>(), out_index_.as<int32_t>() + (size_t)h * cap_, b.out,
                         b.stream);
     if (observing) observe_head(b, h, (int)rows.size(), obs_stride);
   }
