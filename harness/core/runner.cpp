@@ -291,6 +291,12 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
   std::map<const ModelSpec*, std::string> model_sha = hash_models(suite, order, backend);
   // Fails (exit code 2) when the suite's device cannot be used here.
   SessionFactory device_check(rt::parse_device(suite.device), threads, suite.seed, suite.file, "/device");
+#if defined(BENCH_CUDA_EMULATED)
+  // A test build (kernels/cuda/emulation): its "cuda" runs on the CPU, so say so before anything is stored.
+  if (suite.device == "cuda")
+    std::fprintf(stderr, "warning: this build emulates the CUDA backend on the CPU (BENCH_CUDA_EMULATION, for tests): "
+                         "results stored as device cuda are not GPU results\n");
+#endif
   Provenance prov = collect_provenance();
   std::vector<Prepared> prepared;
   for (const auto& c : order)
