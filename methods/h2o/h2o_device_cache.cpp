@@ -16,15 +16,15 @@ std::vector<int32_t> DeviceH2oCache::observe_rows(const rt::DeviceAttnBatch& b) 
   return rows;
 }
 
-std::vector<std::vector<uint8_t>> DeviceH2oCache::decide(int layer, int64_t S, int n) {
+std::vector<std::vector<int32_t>> DeviceH2oCache::decide(int layer, int64_t S, int n) {
   if (phase() == rt::Phase::Prefill) prompt_[(size_t)layer] += n;
   const Budget b = h2o_budget(cfg_, prompt_[(size_t)layer]);
-  std::vector<std::vector<uint8_t>> keep((size_t)g_.n_kv_heads);
+  std::vector<std::vector<int32_t>> keep((size_t)g_.n_kv_heads);
   for (int h = 0; h < g_.n_kv_heads; ++h) {
     H2oTokens& t = head(layer, h);
     const std::vector<float>& obs = observation(h);
-    keep[(size_t)h] = h2o_decide(t, obs, new_positions(), n, b);
-    const std::vector<int32_t> src = kept_indices(keep[(size_t)h]);  // the order the device store keeps
+    keep[(size_t)h] = kept_indices(h2o_decide(t, obs, new_positions(), n, b));  // the order the device store keeps
+    const std::vector<int32_t>& src = keep[(size_t)h];
     t.pos = rt::kv::remap_side(src, t.pos, new_positions());
     t.score = rt::kv::remap_side(src, t.score, obs.data() + S);
     arrived_ += n;

@@ -21,7 +21,7 @@ class DeviceH2oCache : public rt::cuda::DeviceEvictingKvCache {
 
  protected:
   std::vector<int32_t> observe_rows(const rt::DeviceAttnBatch& b) const override;  // every row
-  std::vector<std::vector<uint8_t>> decide(int layer, int64_t S, int n) override;
+  std::vector<std::vector<int32_t>> decide(int layer, int64_t S, int n) override;
 
  private:
   H2oTokens& head(int layer, int h) { return heads_[(size_t)layer * g_.n_kv_heads + h]; }

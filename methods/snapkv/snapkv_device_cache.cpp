@@ -12,16 +12,16 @@ std::vector<int32_t> DeviceSnapKvCache::observe_rows(const rt::DeviceAttnBatch& 
   return rows;
 }
 
-std::vector<std::vector<uint8_t>> DeviceSnapKvCache::decide(int layer, int64_t S, int n) {
+std::vector<std::vector<int32_t>> DeviceSnapKvCache::decide(int layer, int64_t S, int n) {
   const int64_t L = S + n, C = snapkv_capacity(cfg_, L);
   const int w = snapkv_window_rows(cfg_, L, n);
   if (phase() != rt::Phase::Prefill || L <= C || w <= 0) return {};
-  std::vector<std::vector<uint8_t>> keep((size_t)g_.n_kv_heads);
-  for (int h = 0; h < g_.n_kv_heads; ++h) keep[(size_t)h] = snapkv_keep(cfg_, observation(h), L, w, C);
+  std::vector<std::vector<int32_t>> keep((size_t)g_.n_kv_heads);
+  for (int h = 0; h < g_.n_kv_heads; ++h) keep[(size_t)h] = kept_indices(snapkv_keep(cfg_, observation(h), L, w, C));
   if (layer == 0) {
     selected_ = true;
     prompt_ = L;
-    kept_ = (int64_t)kept_indices(keep[0]).size();
+    kept_ = (int64_t)keep[0].size();
   }
   return keep;
 }

@@ -19,7 +19,7 @@ class DeviceSnapKvCache : public rt::cuda::DeviceEvictingKvCache {
 
  protected:
   std::vector<int32_t> observe_rows(const rt::DeviceAttnBatch& b) const override;  // the window at a selection
-  std::vector<std::vector<uint8_t>> decide(int layer, int64_t S, int n) override;
+  std::vector<std::vector<int32_t>> decide(int layer, int64_t S, int n) override;
 
  private:
   Config cfg_;

@@ -24,14 +24,22 @@ uint64_t splitmix64(uint64_t x) {
 // floor(x) with a guard against 0.95·100 = 94.99999...
 int64_t floor_count(double x) { return (int64_t)std::floor(x + 1e-9); }
 
-void add_store_bytes(rt::KvBytes& b, const kern::KvStore& s) {
-  const kern::KvStoreBytes x = kern::kv_store_bytes(s.layout(), s.tokens());
+}  // namespace
+
+void zipcache_add_store_bytes(rt::KvBytes& b, const kern::KvLayout& L, int64_t tokens) {
+  const kern::KvStoreBytes x = kern::kv_store_bytes(L, tokens);
   b.payload += x.codes;
   b.scales += x.scales;
   b.zeros += x.mins;
 }
 
-}  // namespace
+void zipcache_add_head_bytes(rt::KvBytes& b, int64_t compressed, int head_dim, size_t buffer_bytes) {
+  if (compressed > 0) {
+    b.scales += (size_t)head_dim * 2;                   // the shared value normalizer c_d (FP16)
+    b.indices += (size_t)((compressed + 63) / 64) * 8;  // the class bitmap, 64-bit words
+  }
+  b.window += buffer_bytes;
+}
 
 std::vector<int32_t> probe_rows(int n, double recent, double random, uint64_t seed, int layer) {
   std::vector<int32_t> rows;
@@ -128,13 +136,11 @@ rt::KvBytes ZipCache::bytes() const {
   rt::KvBytes b;
   for (const Head& h : heads_) {
     for (bool keys : {true, false})
-      for (bool high : {true, false}) add_store_bytes(b, h.mixed.store(keys, high));
-    const int64_t C = h.mixed.tokens();
-    if (C > 0) {
-      b.scales += (size_t)g_.head_dim * 2;         // the shared value normalizer c_d (FP16)
-      b.indices += (size_t)((C + 63) / 64) * 8;    // the class bitmap, 64-bit words
-    }
-    b.window += h.bk.bytes() + h.bv.bytes();
+      for (bool high : {true, false}) {
+        const kern::KvStore& s = h.mixed.store(keys, high);
+        zipcache_add_store_bytes(b, s.layout(), s.tokens());
+      }
+    zipcache_add_head_bytes(b, h.mixed.tokens(), g_.head_dim, h.bk.bytes() + h.bv.bytes());
   }
   return b;
 }

@@ -74,6 +74,12 @@ std::vector<int32_t> lowest(const std::vector<double>& score, int64_t low);
 nlohmann::json zipcache_stats(int64_t high, int64_t compressed, int64_t buffered, int64_t recompressions,
                               int n_layers, int64_t prefill_compressions, int probe_rows);
 
+// Byte accounting shared by the CPU and the CUDA cache (see BYTES above), per (layer, KV head): one class store of
+// `tokens` tokens in layout L (codes -> payload, scales, mins -> zeros), and the rest of the head: the normalizer
+// c_d and the class bitmap while `compressed` > 0, and the FP16 buffer (`buffer_bytes`, both sides) as window.
+void zipcache_add_store_bytes(rt::KvBytes& b, const kern::KvLayout& L, int64_t tokens);
+void zipcache_add_head_bytes(rt::KvBytes& b, int64_t compressed, int head_dim, size_t buffer_bytes);
+
 // The decode-phase schedule: a call of n tokens with `buffered` tokens in the FP16 buffer re-compresses.
 inline bool zipcache_decode_due(int64_t buffered, int n, int streaming_gap) { return buffered + n >= streaming_gap; }
 

@@ -20,13 +20,6 @@ kern::KvLayout value_layout(int D, int bits, int group) {
   return kern::make_kv_layout(kern::KvRole::Values, D, bits, kern::KvAxis::PerToken, group, false, true);
 }
 
-void add_store_bytes(rt::KvBytes& b, const kern::KvLayout& L, int64_t tokens) {
-  const kern::KvStoreBytes x = kern::kv_store_bytes(L, tokens);
-  b.payload += x.codes;
-  b.scales += x.scales;
-  b.zeros += x.mins;
-}
-
 // Grows a device scratch to `bytes`.
 void ensure(kc::DeviceBuffer& b, size_t bytes) {
   if (b.size() < bytes) b = kc::DeviceBuffer(std::max(bytes, b.size() * 2));
@@ -49,16 +42,11 @@ DeviceZipCache::DeviceZipCache(const rt::DeviceGeometry& g, const Config& c) : D
 rt::KvBytes DeviceZipCache::bytes() const {
   rt::KvBytes b;
   for (const Head& h : heads_) {
-    add_store_bytes(b, h.k_hi.layout(), h.n_hi);
-    add_store_bytes(b, h.v_hi.layout(), h.n_hi);
-    add_store_bytes(b, h.k_lo.layout(), h.n_lo);
-    add_store_bytes(b, h.v_lo.layout(), h.n_lo);
-    const int64_t C = (int64_t)h.high.size();
-    if (C > 0) {
-      b.scales += (size_t)g_.head_dim * 2;       // the shared value normalizer c_d (FP16)
-      b.indices += (size_t)((C + 63) / 64) * 8;  // the class bitmap, 64-bit words
-    }
-    b.window += h.bk.bytes() + h.bv.bytes();
+    zipcache_add_store_bytes(b, h.k_hi.layout(), h.n_hi);
+    zipcache_add_store_bytes(b, h.v_hi.layout(), h.n_hi);
+    zipcache_add_store_bytes(b, h.k_lo.layout(), h.n_lo);
+    zipcache_add_store_bytes(b, h.v_lo.layout(), h.n_lo);
+    zipcache_add_head_bytes(b, (int64_t)h.high.size(), g_.head_dim, h.bk.bytes() + h.bv.bytes());
   }
   return b;
 }

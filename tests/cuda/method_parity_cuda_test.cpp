@@ -57,6 +57,22 @@ std::vector<nlohmann::json> param_sets(const std::string& method) {
   return sets;
 }
 
+// Calls fn(method, raw parameters, canonical parameters) for every method with both a CPU and a device cache and
+// each of its parameter sets, under a trace naming them; returns how many configurations it ran.
+template <class Fn>
+int for_each_device_config(Fn&& fn) {
+  int n = 0;
+  for (const MethodInfo* mi : MethodRegistry::all()) {
+    if (!mi->make_device_kv_cache || !mi->make_kv_cache) continue;
+    for (const nlohmann::json& raw : param_sets(mi->name)) {
+      SCOPED_TRACE(mi->name + " " + raw.dump());
+      fn(*mi, raw, Params(mi->schema.canonicalize(raw, "", "")));
+      ++n;
+    }
+  }
+  return n;
+}
+
 int argmax(const float* x, int n) { return (int)(std::max_element(x, x + n) - x); }
 
 // Parameter sets whose storage loses so little (FP16, 8-bit) that end-to-end logits stay within 1 of the CPU's.
@@ -108,61 +124,55 @@ TEST(CudaMethods, EveryDeviceCacheMatchesItsCpuCacheOnTheSameInputs) {
   for (int i = 0; i < 30; ++i) calls.push_back({rt::Phase::Decode, 1});
   calls.push_back({rt::Phase::Decode, 16});
   for (int i = 0; i < 10; ++i) calls.push_back({rt::Phase::Decode, 1});
-  int checked = 0;
-  for (const MethodInfo* mi : MethodRegistry::all()) {
-    if (!mi->make_device_kv_cache || !mi->make_kv_cache) continue;
-    for (const nlohmann::json& raw : param_sets(mi->name)) {
-      SCOPED_TRACE(mi->name + " " + raw.dump());
-      const Params params(mi->schema.canonicalize(raw, "", ""));
-      auto cpu = mi->make_kv_cache(mc, params);
-      auto dev = mi->make_device_kv_cache(mc, params);
-      std::mt19937 g(7);
-      int64_t n_past = 0;
-      float worst = 0.0f;
-      for (const auto& [phase, n] : calls) {
-        std::vector<int32_t> pos(n);
-        for (int i = 0; i < n; ++i) pos[i] = (int32_t)(n_past + i);
-        kern::cuda::DeviceBuffer dpos(n * sizeof(int32_t));
-        dpos.upload(pos.data(), n * sizeof(int32_t));
-        for (int layer = 0; layer < 2; ++layer) {
-          std::vector<float> q = randn((size_t)n * Hq * D, g), k = randn((size_t)n * Hkv * D, g),
-                             v = randn((size_t)n * Hkv * D, g);
-          kern::cuda::DeviceBuffer dq = to_device(q), dk = to_device(k), dv = to_device(v),
-                                   dout((size_t)n * Hq * D * sizeof(float));
-          std::vector<float> out((size_t)n * Hq * D), got(out.size());
-          rt::AttnBatch b;
-          b.layer = layer;
-          b.phase = phase;
-          b.n = n;
-          b.pos = pos.data();
-          b.q = q.data();
-          b.k = k.data();
-          b.v = v.data();
-          b.out = out.data();
-          cpu->attend(b);
-          rt::DeviceAttnBatch db;
-          db.layer = layer;
-          db.phase = phase;
-          db.n = n;
-          db.pos = dpos.as<int32_t>();
-          db.pos_host = pos.data();
-          db.q = dq.as<float>();
-          db.k = dk.as<float>();
-          db.v = dv.as<float>();
-          db.out = dout.as<float>();
-          dev->attend(db);
-          dout.download(got.data(), got.size() * sizeof(float));
-          for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - got[i]));
-          for (int h = 0; h < Hkv; ++h) ASSERT_EQ(dev->tokens(layer, h), cpu->tokens(layer, h)) << "layer " << layer;
-        }
-        n_past += n;
+  const int checked = for_each_device_config([&](const MethodInfo& mi, const nlohmann::json& raw,
+                                                            const Params& params) {
+    auto cpu = mi.make_kv_cache(mc, params);
+    auto dev = mi.make_device_kv_cache(mc, params);
+    std::mt19937 g(7);
+    int64_t n_past = 0;
+    float worst = 0.0f;
+    for (const auto& [phase, n] : calls) {
+      std::vector<int32_t> pos(n);
+      for (int i = 0; i < n; ++i) pos[i] = (int32_t)(n_past + i);
+      kern::cuda::DeviceBuffer dpos(n * sizeof(int32_t));
+      dpos.upload(pos.data(), n * sizeof(int32_t));
+      for (int layer = 0; layer < 2; ++layer) {
+        std::vector<float> q = randn((size_t)n * Hq * D, g), k = randn((size_t)n * Hkv * D, g),
+                           v = randn((size_t)n * Hkv * D, g);
+        kern::cuda::DeviceBuffer dq = to_device(q), dk = to_device(k), dv = to_device(v),
+                                 dout((size_t)n * Hq * D * sizeof(float));
+        std::vector<float> out((size_t)n * Hq * D), got(out.size());
+        rt::AttnBatch b;
+        b.layer = layer;
+        b.phase = phase;
+        b.n = n;
+        b.pos = pos.data();
+        b.q = q.data();
+        b.k = k.data();
+        b.v = v.data();
+        b.out = out.data();
+        cpu->attend(b);
+        rt::DeviceAttnBatch db;
+        db.layer = layer;
+        db.phase = phase;
+        db.n = n;
+        db.pos = dpos.as<int32_t>();
+        db.pos_host = pos.data();
+        db.q = dq.as<float>();
+        db.k = dk.as<float>();
+        db.v = dv.as<float>();
+        db.out = dout.as<float>();
+        dev->attend(db);
+        dout.download(got.data(), got.size() * sizeof(float));
+        for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::fabs(out[i] - got[i]));
+        for (int h = 0; h < Hkv; ++h) ASSERT_EQ(dev->tokens(layer, h), cpu->tokens(layer, h)) << "layer " << layer;
       }
-      // Attention outputs are averages of values of scale 1: float rounding (and RoPE's sin/cos) stay far below.
-      EXPECT_LT(worst, 2e-3f);
-      expect_same_accounting(dev->bytes(), cpu->bytes(), dev->stats(), cpu->stats());
-      ++checked;
+      n_past += n;
     }
-  }
+    // Attention outputs are averages of values of scale 1: float rounding (and RoPE's sin/cos) stay far below.
+    EXPECT_LT(worst, 2e-3f);
+    expect_same_accounting(dev->bytes(), cpu->bytes(), dev->stats(), cpu->stats());
+  });
   EXPECT_GE(checked, 19);
 }
 
@@ -178,42 +188,35 @@ TEST(CudaMethods, EveryDeviceMethodRunsEndToEndLikeTheCpu) {
   const int V = model->config().vocab_size, steps = 40;
   ASSERT_GT(prompt.size(), 150u);
   SessionFactory cpu(rt::Device::Cpu, 2, 1), gpu(rt::Device::Cuda, 2, 1);
-  int checked = 0;
-  for (const MethodInfo* mi : MethodRegistry::all()) {
-    if (!mi->make_device_kv_cache || !mi->make_kv_cache) continue;
-    for (const nlohmann::json& raw : param_sets(mi->name)) {
-      SCOPED_TRACE(mi->name + " " + raw.dump());
-      const Params params(mi->schema.canonicalize(raw, "", ""));
-      auto c = cpu.make(*model, *mi, params);
-      auto g = gpu.make(*model, *mi, params);
-      const float* lc = c->prefill(prompt, rt::Logits::Last);
-      std::vector<float> ref(lc, lc + V);
-      const float* lg = g->prefill(prompt, rt::Logits::Last);
-      float worst = 0.0f;
-      for (int v = 0; v < V; ++v) worst = std::max(worst, std::fabs(ref[v] - lg[v]));
-      int agree = argmax(ref.data(), V) == argmax(lg, V);
-      for (int s = 0; s < steps; ++s) {
-        const int32_t next = argmax(ref.data(), V);
-        const float* dc = c->decode(std::span<const int32_t>(&next, 1), rt::Logits::Last);
-        ref.assign(dc, dc + V);
-        const float* dg = g->decode(std::span<const int32_t>(&next, 1), rt::Logits::Last);
-        for (int v = 0; v < V; ++v) worst = std::max(worst, std::fabs(ref[v] - dg[v]));
-        agree += argmax(ref.data(), V) == argmax(dg, V);
-      }
-      // FP16 activations into the GEMMs on the device vs F32 on the CPU: keys differ by rounding, which a 2- or
-      // 4-bit quantizer can turn into another code, and the greedy paths then drift apart; FP16/8-bit storage
-      // stays close. A broken cache (wrong rows, wrong positions) disagrees almost everywhere.
-      if (fine_storage(mi->name, raw)) {
-        EXPECT_LT(worst, 1.0f);
-        EXPECT_GE(agree, steps - 2);
-      } else {
-        EXPECT_GE(agree, (steps + 1) * 6 / 10);
-      }
-      expect_same_accounting(g->kv_bytes(), c->kv_bytes(), g->kv_stats(), c->kv_stats());
-      ++checked;
+  const int checked = for_each_device_config([&](const MethodInfo& mi, const nlohmann::json& raw,
+                                                            const Params& params) {
+    auto c = cpu.make(*model, mi, params);
+    auto g = gpu.make(*model, mi, params);
+    const float* lc = c->prefill(prompt, rt::Logits::Last);
+    std::vector<float> ref(lc, lc + V);
+    const float* lg = g->prefill(prompt, rt::Logits::Last);
+    float worst = 0.0f;
+    for (int v = 0; v < V; ++v) worst = std::max(worst, std::fabs(ref[v] - lg[v]));
+    int agree = argmax(ref.data(), V) == argmax(lg, V);
+    for (int s = 0; s < steps; ++s) {
+      const int32_t next = argmax(ref.data(), V);
+      const float* dc = c->decode(std::span<const int32_t>(&next, 1), rt::Logits::Last);
+      ref.assign(dc, dc + V);
+      const float* dg = g->decode(std::span<const int32_t>(&next, 1), rt::Logits::Last);
+      for (int v = 0; v < V; ++v) worst = std::max(worst, std::fabs(ref[v] - dg[v]));
+      agree += argmax(ref.data(), V) == argmax(dg, V);
     }
-  }
-  // fp16, kv-int8, kv-uniform ×4, kivi ×3, streamingllm ×3, h2o ×2, snapkv ×2, zipcache ×3
+    // FP16 activations into the GEMMs on the device vs F32 on the CPU: keys differ by rounding, which a 2- or
+    // 4-bit quantizer can turn into another code, and the greedy paths then drift apart; FP16/8-bit storage
+    // stays close. A broken cache (wrong rows, wrong positions) disagrees almost everywhere.
+    if (fine_storage(mi.name, raw)) {
+      EXPECT_LT(worst, 1.0f);
+      EXPECT_GE(agree, steps - 2);
+    } else {
+      EXPECT_GE(agree, (steps + 1) * 6 / 10);
+    }
+    expect_same_accounting(g->kv_bytes(), c->kv_bytes(), g->kv_stats(), c->kv_stats());
+  });
   EXPECT_GE(checked, 19);
 }
 

@@ -50,18 +50,7 @@ std::vector<double> reference_row(const KvGeometry& g, const kv::testing::Batch&
 }
 
 void run_selected(KvCache& cache, kv::testing::Batch& b, const TokenSelection& sel) {
-  std::vector<float> q = b.q, k = b.k;
-  AttnBatch a;
-  a.layer = 0;
-  a.phase = Phase::Prefill;
-  a.n = b.n;
-  a.pos = b.pos.data();
-  a.q = q.data();
-  a.k = k.data();
-  a.v = b.v.data();
-  a.out = b.out.data();
-  a.selection = &sel;
-  cache.attend(a);
+  kv::testing::run(cache, 0, Phase::Prefill, b, &sel);
 }
 
 TEST(TokenSelection, OnlySelectedTokensTakePartInPrefillAttention) {

@@ -91,20 +91,20 @@ void DeviceEvictingKvCache::store(int layer, const float* k, const float* v, int
     kc::to_f16_strided(v + (size_t)h * D, (int64_t)Hkv * D, n, D,
                        L.v[L.cur].as<uint16_t>() + ((size_t)h * L.cap + S) * D, D, stream);
   }
-  const std::vector<std::vector<uint8_t>> keep = decide(layer, S, n);
+  const std::vector<std::vector<int32_t>> keep = decide(layer, S, n);
   if (keep.empty()) {
     len_[layer] = S + n;
     return;
   }
   if ((int)keep.size() != Hkv) throw std::logic_error("DeviceEvictingKvCache: decide() must give every KV head");
   std::vector<int32_t> idx;
-  int64_t kept = -1;
-  for (const std::vector<uint8_t>& f : keep) {
-    if ((int64_t)f.size() != S + n) throw std::logic_error("DeviceEvictingKvCache: keep flags of the wrong length");
-    const std::vector<int32_t> i = kept_indices(f);
-    if (kept >= 0 && (int64_t)i.size() != kept)
+  const int64_t kept = (int64_t)keep[0].size();
+  for (const std::vector<int32_t>& i : keep) {
+    if ((int64_t)i.size() != kept)
       throw std::logic_error("DeviceEvictingKvCache: KV heads of a layer must keep the same number of tokens");
-    kept = (int64_t)i.size();
+    for (size_t j = 0; j < i.size(); ++j)
+      if (i[j] < 0 || i[j] >= S + n || (j > 0 && i[j] <= i[j - 1]))
+        throw std::logic_error("DeviceEvictingKvCache: kept indices must ascend within the S + n tokens");
     idx.insert(idx.end(), i.begin(), i.end());
   }
   if (kept == S + n) {  // nothing evicted: the store is already in order

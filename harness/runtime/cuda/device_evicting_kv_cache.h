@@ -22,14 +22,14 @@ class DeviceEvictingKvCache : public DeviceKvCacheBase {
   KvBytes bytes() const override;
   void reset() override;
 
-  // Ascending indices of the set flags: the order in which kept tokens are stored after a call.
+  // Ascending indices of the set flags: the kept tokens, in the order they are stored after a call.
   static std::vector<int32_t> kept_indices(const std::vector<uint8_t>& keep);
 
  protected:
-  // Keep flags for every KV head of `layer` over its S stored (store order) + n new tokens, or an empty vector to
-  // keep everything. Called in store(), after observation() is filled; phase() and new_positions() describe the
-  // call.
-  virtual std::vector<std::vector<uint8_t>> decide(int layer, int64_t S, int n) = 0;
+  // For every KV head of `layer`, the tokens that stay among its S stored (store order) + n new ones, ascending
+  // (kept_indices of the method's keep flags), or an empty vector to keep everything. Called in store(), after
+  // observation() is filled; phase() and new_positions() describe the call.
+  virtual std::vector<std::vector<int32_t>> decide(int layer, int64_t S, int n) = 0;
   Phase phase() const { return phase_; }
   const int32_t* new_positions() const { return pos_host_; }  // host [n]
 

@@ -4,6 +4,8 @@
 // kernels: the held form of a token under a TokenFormat, RoPE in double, causal softmax attention over
 // "held tokens + the batch's new tokens" that also returns the column sums of the probabilities of chosen rows
 // (summed over the KV group's query heads), and which history tokens a cache's store really holds.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -123,6 +125,27 @@ inline std::vector<int> held_tokens(const TokenStore& st, const std::vector<std:
   std::sort(out.begin(), out.end());
   if (worst) *worst = w;
   return out;
+}
+
+// The store holds exactly the reference's tokens: `values[i]` is the exact value of the token with id `ids[i]`
+// (position or arrival); every held row is matched to a value (held_tokens), the matched ids must equal `ids` as a
+// set and the worst match distance stay below `max_dist`.
+inline ::testing::AssertionResult holds_exactly(const TokenStore& st, const std::vector<std::vector<float>>& values,
+                                                std::vector<int> ids, double max_dist) {
+  double dist = 0;
+  std::vector<int> got = held_tokens(st, values, &dist);
+  for (int& x : got) x = ids[(size_t)x];
+  std::sort(got.begin(), got.end());
+  std::sort(ids.begin(), ids.end());
+  if (got != ids) {
+    ::testing::AssertionResult r = ::testing::AssertionFailure() << "held ids";
+    for (int x : got) r << " " << x;
+    r << " ; expected";
+    for (int x : ids) r << " " << x;
+    return r;
+  }
+  if (!(dist < max_dist)) return ::testing::AssertionFailure() << "match distance " << dist << " >= " << max_dist;
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace bp::rt::kv::testing

@@ -72,8 +72,9 @@ inline Batch random_batch(const KvGeometry& g, int64_t p0, int n, std::mt19937& 
   return b;
 }
 
-// Runs one attend() call; q/k are copied first because the cache rotates them in place.
-inline void run(KvCache& c, int layer, Phase phase, Batch& b) {
+// Runs one attend() call; q/k are copied first because the cache rotates them in place. `selection`: the tokens
+// that take part (nullptr: all).
+inline void run(KvCache& c, int layer, Phase phase, Batch& b, const TokenSelection* selection = nullptr) {
   std::vector<float> q = b.q, k = b.k;
   AttnBatch a;
   a.layer = layer;
@@ -84,6 +85,7 @@ inline void run(KvCache& c, int layer, Phase phase, Batch& b) {
   a.k = k.data();
   a.v = b.v.data();
   a.out = b.out.data();
+  a.selection = selection;
   c.attend(a);
 }
 
