@@ -16,7 +16,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 # Text columns holding JSON (as the store writes them).
-JSON_COLUMNS = {"params", "task_options", "dataset_files", "protocol_params", "labels", "detail"}
+JSON_COLUMNS = {"params", "task_options", "dataset_files", "protocol_params", "labels", "detail", "stack"}
 REQUIRED_TABLES = ("runs", "configurations", "results")
 
 
@@ -112,6 +112,15 @@ class Configuration:
         return p if isinstance(p, dict) else {}
 
     @property
+    def params_shown(self) -> str:
+        """The parameters for tables: 'bits=4, group=32', or per member for a stack of several methods
+        ('w-rtn: bits=4, group=64; kivi: bits=2, ...')."""
+        stack = self.row.get("stack")
+        if isinstance(stack, list) and len(stack) > 1:
+            return "; ".join(f"{m.get('method')}: {params_text(m.get('params'))}" for m in stack)
+        return params_text(self.params)
+
+    @property
     def task_options(self) -> dict:
         p = self.row.get("task_options")
         return p if isinstance(p, dict) else {}
@@ -144,8 +153,11 @@ class Configuration:
 
     @property
     def method_key(self):
-        """What the latency task's results are matched on: same model (and storage), method and parameters."""
-        return (self.row.get("model_sha256"), self.row.get("model_storage"), self.method, labels_key(self.params))
+        """What the latency task's results are matched on: same model (and storage) and the same stack of methods
+        with the same parameters (databases before schema version 3 have one method and its parameters)."""
+        stack = self.row.get("stack")
+        methods = json.dumps(stack, sort_keys=True) if stack else f"{self.method}|{labels_key(self.params)}"
+        return (self.row.get("model_sha256"), self.row.get("model_storage"), methods)
 
     def get(self, metric: str, labels=None) -> Series | None:
         return self.series.get((metric, labels_key(labels or {})))

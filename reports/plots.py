@@ -96,8 +96,12 @@ def pareto_front(points, higher_is_better: bool):
     return sorted(set(front))
 
 
+OVERALL_FRONT_LABEL = "Pareto front over all configurations"
+
+
 def accuracy_figure(out_dir, slug, title, panels, xlabel, caption) -> Written:
-    """One panel per metric: a point per configuration, each method's Pareto front as a line.
+    """One panel per metric: a point per configuration, each method's Pareto front as a line, and the front over
+    every configuration (stacks included) as a dotted line.
     panels: [{metric, ylabel, direction, points: [{method, label, color, marker, x, y}]}]"""
     n = len(panels)
     cols = min(n, 2)
@@ -118,6 +122,14 @@ def accuracy_figure(out_dir, slug, title, panels, xlabel, caption) -> Written:
                 if len(front) > 1:
                     ax.plot([f[0] for f in front], [f[1] for f in front], color=pts[0][2], linewidth=1.2, alpha=0.8,
                             zorder=2)
+        # The front over every configuration of the panel, stacks of methods included: what the run as a whole
+        # offers at each compression.
+        if panel["direction"] in ("higher", "lower") and len(by_method) > 1:
+            front = pareto_front([(p["x"], p["y"]) for p in panel["points"]], higher)
+            if len(front) > 1:
+                (line,) = ax.plot([f[0] for f in front], [f[1] for f in front], color="#444444", linestyle=":",
+                                  linewidth=1.6, zorder=1)
+                handles.setdefault(OVERALL_FRONT_LABEL, line)
         xs = [p["x"] for p in panel["points"]] + [1.0]  # the fp16 reference (1×) is always on the axis
         if max(xs) / max(min(xs), 1e-9) > 6:
             ax.set_xscale("log", base=2)

@@ -270,7 +270,7 @@ class Report:
             opts_title = ", ".join(f"{k}={_option_text(v)}" for k, v in sorted(common.items()))
             caption = (f"{task}" + (f" ({opts_title})" if opts_title else "") + ": one point per configuration; "
                        f"lines join each method's Pareto front (no other configuration of the method is both more "
-                       f"compressed and better). Compression = fp16 KV bytes / method KV bytes, from the latency "
+                       f"compressed and better), the dotted line the front over all configurations, stacks included. Compression = fp16 KV bytes / method KV bytes, from the latency "
                        f"task's {' / '.join(sources) or 'results'} {at}.")
             if averaged:
                 caption += " Averaged over their labels: " + ", ".join(sorted(averaged)) + "."
@@ -293,7 +293,10 @@ class Report:
                   "prefill latency ({unit})", True),
                  (decode, "decode-latency", "Decode latency per token vs context length",
                   "decode latency per token ({unit})", True),
-                 ("kv_bytes", "kv-cache-bytes", "KV-cache size vs context length", "KV-cache size (MiB)", False)]
+                 ("kv_bytes", "kv-cache-bytes", "KV-cache size held vs context length", "KV-cache size held (MiB)",
+                  False),
+                 ("kv_bytes_allocated", "kv-cache-bytes-allocated", "KV-cache memory allocated vs context length",
+                  "KV-cache memory allocated (MiB)", False)]
         for metric, slug, title, ylabel, timed in specs:
             lines, ns, unit = [], [], ""
             for c in lat:
@@ -307,10 +310,11 @@ class Report:
                 lines.append({"label": self.line_name(c), "color": color, "linestyle": ls, "marker": marker,
                               "x": [L for L, _ in pts], "series": [s for _, s in pts]})
             if not lines:
-                self.notes["latency"].append(f"No {metric} results in the latency configurations.")
+                if metric != "kv_bytes_allocated":  # databases from before the figure existed lack it
+                    self.notes["latency"].append(f"No {metric} results in the latency configurations.")
                 continue
             percentile = timed and min(ns) >= BAND_PERCENTILE_MIN_N
-            scale = 1.0 / (1024 * 1024) if metric == "kv_bytes" else 1.0
+            scale = 1.0 / (1024 * 1024) if metric.startswith("kv_bytes") else 1.0
             for ln in lines:
                 vals = [np.asarray(s.values) * scale for s in ln.pop("series")]
                 ln["y"] = [float(np.median(v)) for v in vals]
@@ -323,8 +327,12 @@ class Report:
                 band = ("p10–p90" if percentile else "min–max") + " of the repetitions"
                 caption = (f"{title} ({metric}): median of the stored repetitions (n = {min(ns)}" +
                            (f"–{max(ns)}" if max(ns) != min(ns) else "") + f" per point); band: {band}.")
+            elif metric == "kv_bytes":
+                caption = (f"{title}: the bytes of the state the cache holds (codes, scales, zero points, indices, "
+                           f"full-precision windows) at each context length, from its own accounting.")
             else:
-                caption = f"{title}: the cache's own accounting of its bytes at each context length."
+                caption = (f"{title}: the capacity the cache's storage has reserved (vector capacities, device "
+                           f"buffers) at each context length; at least the bytes held.")
             self.figures["latency"].append(
                 plots.lines_figure(self.out_dir, slug, title, "context length (tokens)",
                                    ylabel.format(unit=unit or "ms"), lines, caption, band=timed))
@@ -371,7 +379,7 @@ class Report:
             rows, classes = [], []
             for c in cfgs:
                 lead = ([{"text": c.run_id, "v": c.run_id}] if self.multi_run else []) + \
-                       [c.method, params_text(c.params)] + \
+                       [c.method, c.params_shown] + \
                        ([params_text({k: c.task_options.get(k) for k in opt_keys})] if opt_keys else [])
                 status = {"text": c.status, "title": c.error or ""}
                 grouped = {}
@@ -405,7 +413,7 @@ class Report:
         for c in self.configs:
             rows.append(([c.run_id] if self.multi_run else []) + [
                 {"text": c.plan_index + 1, "v": c.plan_index + 1, "cls": "num"}, c.task, c.options_text, c.method,
-                params_text(c.params), c.status,
+                c.params_shown, c.status,
                 {"text": fmt_value(c.wall_s) if c.wall_s is not None else "", "v": c.wall_s, "cls": "num"},
                 c.error or "", {"text": (c.comparison_key or "")[:12], "title": c.comparison_key, "cls": "mono"}])
             classes.append(f"status-{c.status}")

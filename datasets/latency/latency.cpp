@@ -87,7 +87,7 @@ class LatencyTask : public Task {
     std::unique_ptr<rt::Session> probe = ctx.new_reference_session();
     const rt::Model& ref_model = probe->model();
     probe.reset();
-    const bool self_is_reference = ctx.method_key == "fp16" && &ref_model == ctx.model;
+    const bool self_is_reference = ctx.is_reference;
 
     const size_t planned = contexts.size() * (size_t)(warmup + reps);
     size_t done = 0;

@@ -58,7 +58,7 @@ class Wikitext2Task : public Task {
                                tail_samples);
       // The reference configuration itself (fp16 on the unmodified model) records its own rows instead of running
       // the reference a second time.
-      self_is_reference = ctx.method_key == "fp16" && &rm == ctx.model;
+      self_is_reference = ctx.is_reference;
     }
 
     NllStats nll_stats;

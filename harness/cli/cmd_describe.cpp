@@ -42,17 +42,22 @@ int cmd_describe(const std::vector<std::string>& args) {
     json devices = json::array();
     if (m->make_kv_cache || !m->make_device_kv_cache) devices.push_back("cpu");
     if (m->make_device_kv_cache) devices.push_back("cuda");
+    json roles = json::array(), partners = json::array(), refused = json::array();
+    for (Role r : m->roles) roles.push_back(role_name(r));
+    for (Role r : m->composes.partners) partners.push_back(role_name(r));
+    for (const auto& [other, why] : m->composes.refused) refused.push_back({{"method", other}, {"reason", why}});
     if (as_json) {
-      out = json{{"name", m->name}, {"type", "method"}, {"kind", method_kind_name(m->kind)},
-                 {"description", m->description}, {"composition", m->composition}, {"devices", devices},
-                 {"parameters", m->schema.to_json()}}
+      out = json{{"name", m->name}, {"type", "method"}, {"roles", roles}, {"description", m->description},
+                 {"composition", {{"partners", partners}, {"refused", refused}, {"rule", m->composition_text()}}},
+                 {"notes", m->notes}, {"devices", devices}, {"parameters", m->schema.to_json()}}
                 .dump(2) + "\n";
     } else {
       std::string dev;
       for (const auto& d : devices) dev += (dev.empty() ? "" : ", ") + d.get<std::string>();
-      out = fmt::format("{} — {} method\n  {}\n  devices: {}\n\nparameters:\n{}", m->name, method_kind_name(m->kind),
+      out = fmt::format("{} — {} method\n  {}\n  devices: {}\n\nparameters:\n{}", m->name, roles_text(m->roles),
                         m->description, dev, m->schema.describe());
-      if (!m->composition.empty()) out += "\ncomposition:\n  " + m->composition + "\n";
+      if (!m->notes.empty()) out += "\nrules:\n  " + m->notes + "\n";
+      out += "\ncomposition:\n  " + m->composition_text() + "\n";
     }
   } else if (const TaskInfo* t = TaskRegistry::find(name)) {
     json metrics = json::array();

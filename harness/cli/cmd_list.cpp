@@ -33,7 +33,7 @@ int cmd_list(const std::vector<std::string>& args) {
   TextTable t;
   if (what == "methods") {
     t.headers = {"name", "kind", "description"};
-    for (const auto* m : MethodRegistry::all()) t.rows.push_back({m->name, method_kind_name(m->kind), m->description});
+    for (const auto* m : MethodRegistry::all()) t.rows.push_back({m->name, roles_text(m->roles), m->description});
   } else if (what == "datasets" || what == "tasks") {
     t.headers = {"name", "protocol", "description"};
     for (const auto* ti : TaskRegistry::all())

@@ -1,5 +1,7 @@
 // `bench`: the BenchPress command line. Subcommands live in cmd_*.cpp and register themselves (command.h).
 #include <cstdio>
+#include <new>
+#include <stdexcept>
 #include <exception>
 #include <map>
 #include <string>
@@ -63,6 +65,13 @@ int main(int argc, char** argv) {
   } catch (const bp::InputError& e) {
     std::fprintf(stderr, "bench %s: error: %s\n", name.c_str(), e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    // Exit code 2 is for the user's input only: running out of memory is the machine's limit, not bad input.
+    std::fprintf(stderr, "bench %s: error: out of memory\n", name.c_str());
+    return 1;
+  } catch (const std::logic_error& e) {
+    std::fprintf(stderr, "bench %s: internal error (a bug in bench; please report it): %s\n", name.c_str(), e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench %s: error: %s\n", name.c_str(), e.what());
     return 1;

@@ -7,9 +7,10 @@ namespace bp {
 // Fields are joined with a newline: none of them can contain a raw newline (hex digests, registry names, and
 // compact JSON, which escapes control characters).
 std::string comparison_key(const IdentityFields& f) {
-  std::string s = "benchpress-config-v1\n" + f.model_sha256 + "\n" + f.model_storage + "\n" + f.method + "\n" +
-                  f.params + "\n" + f.task + "\n" + f.protocol + "\n" + std::to_string(f.protocol_version) + "\n" +
-                  f.protocol_params + "\n" + f.dataset_files;
+  // v2: methods are a stack (v1 hashed one method name and its parameters).
+  std::string s = "benchpress-config-v2\n" + f.model_sha256 + "\n" + f.model_storage + "\n" + f.stack + "\n" +
+                  f.task + "\n" + f.protocol + "\n" + std::to_string(f.protocol_version) + "\n" + f.protocol_params +
+                  "\n" + f.dataset_files;
   return sha256_text(s);
 }
 

@@ -46,7 +46,8 @@ std::vector<Configuration> filter_plan(const std::vector<Configuration>& plan, c
 
 std::string model_instance_key(const Configuration& c) {
   std::string key = model_key(*c.model);
-  if (c.transforms_weights()) key.append("|").append(c.method->label());
+  if (const StackMember* w = c.weight_member())
+    key.append("|").append(w->info->name).append(w->params.canonical_text());
   return key;
 }
 

@@ -11,11 +11,14 @@ struct Configuration {
   size_t plan_index = 0;  // position in the suite's order: models, then tasks, then methods (innermost)
   const ModelSpec* model = nullptr;
   const TaskVariant* task = nullptr;
-  const MethodVariant* method = nullptr;
-  std::string label;      // "task(opt=v) / method(param=v)" plus " @ model" when the suite names several models
+  const MethodVariant* method = nullptr;  // the configuration's stack of methods
+  // "task(opt=v) / method(param=v)" or "task / w-rtn(bits=4) + kivi(bits=2)", plus " @ model" when the suite names
+  // several models.
+  std::string label;
 
-  // Weight methods (and composites with a weight transform) need their own transformed copy of the model.
-  bool transforms_weights() const { return static_cast<bool>(method->info->make_weight_transform); }
+  // The member filling the weights role, whose transform needs its own copy of the model; nullptr when none does.
+  const StackMember* weight_member() const { return method->member_for(Role::Weights); }
+  bool transforms_weights() const { return weight_member() != nullptr; }
 };
 
 // Every configuration of the suite, in plan order. Pointers refer into `suite`, which must outlive the plan.
@@ -29,8 +32,8 @@ std::vector<Configuration> filter_plan(const std::vector<Configuration>& plan, c
 // configurations on the unmodified weights first, then each weight-transformed variant together. Stable otherwise.
 std::vector<Configuration> order_for_loading(const std::vector<Configuration>& plan);
 
-// Key of the model instance a configuration runs on: the model (path + storage), plus the weight method's label
-// when it transforms weights.
+// Key of the model instance a configuration runs on: the model (path + storage), plus the weight member's name and
+// canonical parameters when the stack transforms weights (stacks sharing a weight member share the instance).
 std::string model_instance_key(const Configuration& c);
 
 }  // namespace bp

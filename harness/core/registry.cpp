@@ -2,19 +2,61 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+
+#include <fmt/format.h>
 
 #include "harness/core/task.h"
 
 namespace bp {
 
-const char* method_kind_name(MethodKind k) {
-  switch (k) {
-    case MethodKind::KvCache: return "kv-cache";
-    case MethodKind::Weight: return "weight";
-    case MethodKind::Token: return "attention/token";
-    case MethodKind::Composite: return "composite";
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::Weights: return "weights";
+    case Role::Tokens: return "tokens";
+    case Role::KvCache: return "kv-cache";
   }
   return "?";
+}
+
+std::string roles_text(const std::vector<Role>& roles) {
+  std::string s;
+  for (Role r : kRoleOrder)
+    if (std::find(roles.begin(), roles.end(), r) != roles.end()) s += (s.empty() ? "" : "+") + std::string(role_name(r));
+  return s;
+}
+
+bool MethodInfo::fills(Role r) const { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
+
+std::string MethodInfo::refuses(const MethodInfo& other) const {
+  for (const auto& [name, why] : composes.refused)
+    if (name == other.name) return why;
+  for (Role r : other.roles)
+    if (!std::count(composes.partners.begin(), composes.partners.end(), r)) {
+      if (composes.partners.empty()) return fmt::format("\"{}\" runs alone, in a stack of one", name);
+      return fmt::format("\"{}\" stacks only with methods for {}; \"{}\" fills {}", name, partners_text(), other.name,
+                         role_name(r));
+    }
+  return "";
+}
+
+std::string MethodInfo::partners_text() const {
+  std::string s;
+  for (Role r : kRoleOrder)
+    if (std::count(composes.partners.begin(), composes.partners.end(), r))
+      s += (s.empty() ? "" : " or ") + std::string(role_name(r));
+  return s.empty() ? "nothing" : s;
+}
+
+std::string MethodInfo::composition_text() const {
+  std::string s = fmt::format("fills {}; ", roles_text(roles));
+  if (composes.partners.empty()) {
+    s += "runs alone (a stack of one)";
+  } else {
+    s += "stacks with a method for " + partners_text();
+    for (const auto& [name, why] : composes.refused) s += fmt::format(", but not with {} ({})", name, why);
+  }
+  return s + "; a stack holds at most one method per role (weights, tokens, kv-cache)";
 }
 
 namespace {
@@ -34,6 +76,10 @@ bool MethodRegistry::add(MethodInfo info) {
   auto& m = methods();
   if (info.name.empty() || m.count(info.name)) {
     std::fprintf(stderr, "bench: method registered twice or without a name: '%s'\n", info.name.c_str());
+    std::abort();
+  }
+  if (info.roles.empty()) {
+    std::fprintf(stderr, "bench: method '%s' is registered without a role\n", info.name.c_str());
     std::abort();
   }
   std::string name = info.name;

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "harness/core/data_files.h"
 #include "harness/core/error.h"
+#include "harness/core/failure.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/identity.h"
 #include "harness/core/json_file.h"
@@ -51,13 +53,6 @@ struct Prepared {
   int64_t db_id = 0;
 };
 
-// "fp16" for the reference (fp16 with its default parameters), else name + canonical parameters.
-std::string method_key(const MethodVariant& m) {
-  if (m.info->name == kReferenceMethod && m.params.values() == m.info->schema.canonicalize(json::object(), "", ""))
-    return kReferenceMethod;
-  return m.params.values().empty() ? m.info->name : m.info->name + m.params.canonical_text();
-}
-
 void print_plan(std::FILE* out, const Suite& s, const std::vector<Configuration>& order, size_t total, int threads) {
   std::fprintf(out, "suite %s (%s): %zu of %zu configurations, threads %d, seed %llu, device %s\n", s.name.c_str(),
                s.file.c_str(), order.size(), total, threads, (unsigned long long)s.seed, s.device.c_str());
@@ -82,14 +77,14 @@ class Models {
       inst_key_.clear();
       base_.reset();
       base_key_ = key;
-      base_error_.clear();
+      base_error_.reset();
       try {
         base_ = backend_.load(m, threads_);
       } catch (const std::exception& e) {
-        base_error_ = fmt::format("loading model {} failed: {}", m.path, e.what());
+        base_error_.emplace(classify_failure(e), fmt::format("loading model {} failed: {}", m.path, e.what()));
       }
     }
-    if (!base_error_.empty()) throw std::runtime_error(base_error_);
+    if (base_error_) throw *base_error_;
     return base_.get();
   }
 
@@ -100,25 +95,27 @@ class Models {
     if (key != inst_key_) {
       inst_.reset();
       inst_key_ = key;
-      inst_error_.clear();
+      inst_error_.reset();
+      const StackMember& w = *c.weight_member();
       try {
         inst_ = backend_.load(*c.model, threads_);
         if (!inst_) throw std::runtime_error("the model backend returned no model");
-        const MethodInfo& mi = *c.method->info;
+        if (!w.info->make_weight_transform)
+          throw std::logic_error(fmt::format("method \"{}\" fills the weights role without a weight transform", w.info->name));
         MethodContext mc;
         mc.geometry = inst_->kv_geometry(threads_);
         mc.config = &inst_->config();
         mc.seed = seed;
-        std::unique_ptr<rt::WeightTransform> t = mi.make_weight_transform(mc, c.method->params);
+        std::unique_ptr<rt::WeightTransform> t = w.info->make_weight_transform(mc, w.params);
         std::vector<int32_t> calib;
         if (t->wants_calibration()) calib = calibration_tokens(*inst_);
         inst_->apply_weight_transform(*t, calib, threads_);
       } catch (const std::exception& e) {
         inst_.reset();
-        inst_error_ = fmt::format("preparing the weights of {} failed: {}", c.method->label(), e.what());
+        inst_error_.emplace(classify_failure(e), fmt::format("preparing the weights of {} failed: {}", w.label(), e.what()));
       }
     }
-    if (!inst_error_.empty()) throw std::runtime_error(inst_error_);
+    if (inst_error_) throw *inst_error_;
     return inst_.get();
   }
 
@@ -133,7 +130,8 @@ class Models {
   const ModelBackend& backend_;
   int threads_;
   const DataRoot& root_;
-  std::string base_key_, inst_key_, base_error_, inst_error_;
+  std::string base_key_, inst_key_;
+  std::optional<RememberedFailure> base_error_, inst_error_;
   std::unique_ptr<rt::Model> base_, inst_;
 };
 
@@ -156,9 +154,10 @@ ConfigurationResults run_configuration(const Configuration& c, rt::Model* model,
   ctx.data_root = root.path;
   ctx.threads = threads;
   ctx.seed = suite.seed;
-  ctx.new_session = [&] { return sessions.make(need(model), *c.method->info, c.method->params); };
+  const std::vector<const MethodUse*> stack = c.method->uses();
+  ctx.new_session = [&] { return sessions.make(need(model), stack); };
   ctx.new_reference_session = [&] { return sessions.make_reference(need(base)); };
-  ctx.method_key = method_key(*c.method);
+  ctx.is_reference = c.method->is_reference();
   ctx.reference_cache = &refs;
   ctx.sink = &sink;
   ctx.progress = [&](double f, const std::string& what) { progress.task_progress(f, what); };
@@ -202,9 +201,20 @@ NewConfiguration make_row(const Configuration& c, const Suite& suite, int thread
   NewConfiguration r;
   r.plan_index = (int64_t)c.plan_index;
   r.label = c.label;
-  r.method = c.method->info->name;
-  r.method_kind = method_kind_name(c.method->info->kind);
-  r.params = c.method->params.canonical_text();
+  // A stack of one keeps its parameters as they are; a longer stack stores them per member, by name (a stack holds
+  // each method once: one per role).
+  std::vector<Role> roles;
+  json params = json::object();
+  for (const auto& m : c.method->members) {
+    roles.insert(roles.end(), m.info->roles.begin(), m.info->roles.end());
+    params[m.info->name] = m.params.values();
+  }
+  r.method = c.method->names();
+  r.method_kind = roles_text(roles);
+  r.params = c.method->members.size() == 1 ? c.method->members[0].params.canonical_text() : params.dump();
+  r.stack = c.method->canonical();
+  for (const auto& m : c.method->members)
+    r.members.push_back(NewMember{roles_text(m.info->roles), m.info->name, m.params.canonical_text()});
   r.model_name = c.model->name;
   r.model_path = c.model->path;
   r.model_sha256 = model_sha;
@@ -221,8 +231,8 @@ NewConfiguration make_row(const Configuration& c, const Suite& suite, int thread
   r.protocol_params = json{{"options", c.task->options.values()}, {"seed", suite.seed}, {"threads", threads},
                            {"device", suite.device}, {"metrics", metrics}}.dump();
   r.build_id = build_id;
-  r.comparison_key = comparison_key(IdentityFields{r.model_sha256, r.model_storage, r.method, r.params, r.task,
-                                                   r.protocol, r.protocol_version, r.protocol_params, r.dataset_files});
+  r.comparison_key = comparison_key(IdentityFields{r.model_sha256, r.model_storage, r.stack, r.task, r.protocol,
+                                                   r.protocol_version, r.protocol_params, r.dataset_files});
   r.identity = identity_hash(r.comparison_key, r.build_id);
   return r;
 }
@@ -340,6 +350,7 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
     store.start_configuration(p.db_id);
     auto t0 = std::chrono::steady_clock::now();
     std::string error;
+    FailureKind kind = FailureKind::Runtime;
     ConfigurationResults results;
     try {
       rt::Model* base = models.base(*p.c.model);
@@ -347,12 +358,13 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
       results = run_configuration(p.c, model, base, suite, threads, root, refs, progress);
     } catch (const std::exception& e) {
       error = *e.what() ? e.what() : "unknown error";
+      kind = classify_failure(e);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (error.empty()) {
       store.complete_configuration(p.db_id, results, wall);
     } else {
-      store.fail_configuration(p.db_id, error, wall);
+      store.fail_configuration(p.db_id, error, failure_kind_name(kind), wall);
       ++outcome.failed;
     }
     progress.finish(i + 1, error.empty(), wall, error);

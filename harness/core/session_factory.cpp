@@ -18,43 +18,60 @@ SessionFactory::SessionFactory(rt::Device device, int threads, uint64_t seed, co
 }
 
 std::unique_ptr<rt::Session> SessionFactory::make(const rt::Model& model, const MethodInfo& mi, const Params& params) {
+  MethodUse use{&mi, params};
+  return make(model, std::vector<const MethodUse*>{&use});
+}
+
+std::unique_ptr<rt::Session> SessionFactory::make(const rt::Model& model, const std::vector<const MethodUse*>& stack) {
   MethodContext mc;
   mc.geometry = model.kv_geometry(threads_);
   mc.config = &model.config();
   mc.seed = seed_;
-  // Methods without a KV cache of their own (weight and token methods) keep the full-precision cache.
-  const MethodInfo* cache_method = &mi;
-  Params cache_params = params;
-  if (!mi.make_kv_cache && !mi.make_device_kv_cache) {
-    cache_method = MethodRegistry::find(kReferenceMethod);
-    if (!cache_method)
-      throw std::runtime_error(fmt::format("the reference method \"{}\" is not registered", kReferenceMethod));
-    cache_params = Params(cache_method->schema.canonicalize(json::object(), "", ""));
+  const MethodUse* kv = nullptr;
+  const MethodUse* tokens = nullptr;
+  for (const MethodUse* u : stack) {
+    if (u->info->fills(Role::KvCache)) kv = u;
+    if (u->info->fills(Role::Tokens)) tokens = u;
   }
+  // Stacks without a KV method (weights and/or tokens only) keep the full-precision cache.
+  MethodUse reference;
+  if (!kv) {
+    reference.info = MethodRegistry::find(kReferenceMethod);
+    if (!reference.info)
+      throw std::runtime_error(fmt::format("the reference method \"{}\" is not registered", kReferenceMethod));
+    reference.params = Params(reference.info->schema.canonicalize(json::object(), "", ""));
+    kv = &reference;
+  }
+  if (tokens && !tokens->info->make_token_selector)
+    throw InputError(source_, pointer_, fmt::format("method \"{}\" has no token selector", tokens->info->name));
 
   if (device_ == rt::Device::Cpu) {
-    if (!cache_method->make_kv_cache)
-      throw InputError(source_, pointer_, fmt::format("method \"{}\" has no CPU implementation", cache_method->name));
+    if (!kv->info->make_kv_cache)
+      throw InputError(source_, pointer_, fmt::format("method \"{}\" has no CPU implementation", kv->info->name));
     rt::TokenSelector* sel = nullptr;
-    if (mi.make_token_selector) {
-      selectors_.push_back(mi.make_token_selector(mc, params));
+    if (tokens) {
+      selectors_.push_back(tokens->info->make_token_selector(mc, tokens->params));
       sel = selectors_.back().get();
     }
-    return std::make_unique<rt::Session>(model, cache_method->make_kv_cache(mc, cache_params), threads_, sel);
+    return std::make_unique<rt::Session>(model, kv->info->make_kv_cache(mc, kv->params), threads_, sel);
   }
 
 #if defined(BENCH_HAVE_CUDA)
-  if (!cache_method->make_device_kv_cache)
+  if (!kv->info->make_device_kv_cache)
     throw InputError(source_, pointer_,
                      fmt::format("method \"{}\" has no CUDA implementation (it runs on the CPU backend)",
-                                 cache_method->name));
-  if (mi.make_token_selector)
+                                 kv->info->name));
+  if (tokens)
     throw InputError(source_, pointer_, fmt::format("method \"{}\" selects tokens, which only the CPU backend "
-                                                    "supports", mi.name));
+                                                    "supports", tokens->info->name));
+  for (const MethodUse* u : stack)
+    if (u->info->fills(Role::Weights))
+      throw InputError(source_, pointer_, fmt::format("method \"{}\" transforms weights, which only the CPU backend "
+                                                      "runs (the CUDA backend holds dense FP16 weights)", u->info->name));
   auto cm = rt::cuda::upload(model);
   mc.device_geometry = rt::cuda::device_geometry(*cm);
   return std::make_unique<rt::Session>(
-      model, rt::cuda::make_session(cm, cache_method->make_device_kv_cache(mc, cache_params)), threads_);
+      model, rt::cuda::make_session(cm, kv->info->make_device_kv_cache(mc, kv->params)), threads_);
 #else
   throw InputError(source_, pointer_, "this build has no CUDA backend");
 #endif

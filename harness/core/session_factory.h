@@ -11,8 +11,6 @@
 
 namespace bp {
 
-inline constexpr const char* kReferenceMethod = "fp16";
-
 class SessionFactory {
  public:
   // Throws InputError(source, pointer, why) when the device cannot be used here. `source`/`pointer` name where the
@@ -21,8 +19,12 @@ class SessionFactory {
                  const std::string& pointer = "");
   rt::Device device() const { return device_; }
 
-  // A fresh session of `method` with `params` on `model`. Throws InputError when the method cannot run on the
-  // device (no device implementation, or it selects tokens, which only the CPU backend supports).
+  // A fresh session of a configuration's methods on `model` (already carrying its weight member's transform): the
+  // cache of the member filling the kv-cache role (the fp16 reference cache when none does) and the token selector
+  // of the member filling the tokens role. Throws InputError when a member cannot run on the device (no device
+  // implementation, or it selects tokens, which only the CPU backend supports).
+  std::unique_ptr<rt::Session> make(const rt::Model& model, const std::vector<const MethodUse*>& stack);
+  // The same for a stack of one.
   std::unique_ptr<rt::Session> make(const rt::Model& model, const MethodInfo& method, const Params& params);
   // The reference configuration: the fp16 cache with default parameters.
   std::unique_ptr<rt::Session> make_reference(const rt::Model& model);

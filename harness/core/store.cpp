@@ -42,7 +42,7 @@ bool live(const json& status, const json& host, const json& pid) {
 // JSON-valued text columns, parsed when rows are read back.
 bool is_json_column(const std::string& name) {
   return name == "params" || name == "task_options" || name == "dataset_files" || name == "protocol_params" ||
-         name == "labels" || name == "detail";
+         name == "labels" || name == "detail" || name == "stack";
 }
 
 json row_to_json(sqlite3_stmt* st) {
@@ -55,7 +55,8 @@ json row_to_json(sqlite3_stmt* st) {
       case SQLITE_NULL: row[name] = nullptr; break;
       default: {
         std::string text(reinterpret_cast<const char*>(sqlite3_column_text(st, i)), (size_t)sqlite3_column_bytes(st, i));
-        row[name] = is_json_column(name) ? json::parse(text, nullptr, false) : json(text);
+        json parsed = is_json_column(name) ? json::parse(text, nullptr, false) : json();
+        row[name] = parsed.is_discarded() || !is_json_column(name) ? json(text) : std::move(parsed);
       }
     }
   }
@@ -125,16 +126,21 @@ int64_t Store::begin_run(const NewRun& r, const std::vector<NewConfiguration>& c
                  (int64_t)getpid(), (int64_t)r.threads, (int64_t)r.seed, r.device, r.data_root, r.command_line);
     ins.run();
     run_id = db_.last_insert_rowid();
-    Stmt cfg(db_, R"SQL(INSERT INTO configurations (run_id, plan_index, label, method, method_kind, params, model_name,
-        model_path, model_sha256, model_storage, task, task_options, dataset_files, protocol, protocol_version,
-        protocol_params, build_id, identity, comparison_key, status)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'))SQL");
+    Stmt cfg(db_, R"SQL(INSERT INTO configurations (run_id, plan_index, label, method, method_kind, params, stack,
+        model_name, model_path, model_sha256, model_storage, task, task_options, dataset_files, protocol,
+        protocol_version, protocol_params, build_id, identity, comparison_key, status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending'))SQL");
+    Stmt mem(db_, "INSERT INTO configuration_members (configuration_id, position, roles, method, params) "
+                  "VALUES (?, ?, ?, ?, ?)");
     for (const auto& c : configs) {
-      cfg.bind_all(run_id, c.plan_index, c.label, c.method, c.method_kind, c.params,
+      cfg.bind_all(run_id, c.plan_index, c.label, c.method, c.method_kind, c.params, c.stack,
                    c.model_name.empty() ? std::nullopt : std::optional<std::string>(c.model_name), c.model_path,
                    c.model_sha256, c.model_storage, c.task, c.task_options, c.dataset_files, c.protocol,
                    c.protocol_version, c.protocol_params, c.build_id, c.identity, c.comparison_key);
       cfg.run();
+      const int64_t config_id = db_.last_insert_rowid();
+      for (size_t k = 0; k < c.members.size(); ++k)
+        mem.bind_all(config_id, (int64_t)k, c.members[k].roles, c.members[k].method, c.members[k].params).run();
     }
   });
   return run_id;
@@ -229,16 +235,18 @@ void Store::complete_configuration(int64_t config_id, const ConfigurationResults
     }
     Stmt item(db_, "INSERT INTO items (configuration_id, key, score, detail) VALUES (?, ?, ?, ?)");
     for (const auto& it : res.items) item.bind_all(config_id, it.key, it.score, it.detail.dump()).run();
-    Stmt done(db_, "UPDATE configurations SET status = 'complete', error = NULL, ended_at = ?, wall_s = ? WHERE id = ?");
+    Stmt done(db_, "UPDATE configurations SET status = 'complete', error = NULL, error_kind = NULL, ended_at = ?, "
+                   "wall_s = ? WHERE id = ?");
     done.bind_all(utc_now(), wall_s, config_id).run();
   });
 }
 
-void Store::fail_configuration(int64_t config_id, const std::string& error, double wall_s) {
+void Store::fail_configuration(int64_t config_id, const std::string& error, const std::string& kind, double wall_s) {
   db_.write_transaction([&] {
     clear_results(db_, config_id);
-    Stmt st(db_, "UPDATE configurations SET status = 'failed', error = ?, ended_at = ?, wall_s = ? WHERE id = ?");
-    st.bind_all(error, utc_now(), wall_s, config_id).run();
+    Stmt st(db_, "UPDATE configurations SET status = 'failed', error = ?, error_kind = ?, ended_at = ?, wall_s = ? "
+                 "WHERE id = ?");
+    st.bind_all(error, kind, utc_now(), wall_s, config_id).run();
   });
 }
 

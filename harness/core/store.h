@@ -27,10 +27,20 @@ struct NewRun {
   std::string command_line;
 };
 
+// One member of a configuration's method stack (table configuration_members).
+struct NewMember {
+  std::string roles;   // "kv-cache", "weights", ...
+  std::string method;
+  std::string params;  // canonical JSON text
+};
+
 struct NewConfiguration {
   int64_t plan_index = 0;
   std::string label;
-  std::string method, method_kind, params;  // params: canonical JSON text
+  // method: the members' names joined by '+'; method_kind: the roles they fill; params: a single member's
+  // parameters, or {member name: parameters} for a longer stack; stack: the canonical stack (identity.h).
+  std::string method, method_kind, params, stack;
+  std::vector<NewMember> members;           // in role order
   std::string model_name, model_path, model_sha256, model_storage;
   std::string task, task_options;           // canonical JSON text
   std::string dataset_files;                // JSON text: [{"path", "sha256"}]
@@ -78,7 +88,8 @@ class Store {
   // Replaces whatever the configuration held (a resumed configuration may hold an old failure) with these
   // results, their summaries (every (metric, labels) with more than one repetition) and items, and 'complete'.
   void complete_configuration(int64_t config_id, const ConfigurationResults& results, double wall_s);
-  void fail_configuration(int64_t config_id, const std::string& error, double wall_s);
+  // `kind`: failure_kind_name() of the failure (failure.h).
+  void fail_configuration(int64_t config_id, const std::string& error, const std::string& kind, double wall_s);
   // Sets the run's end time and status: 'complete' when every configuration is complete, else 'failed'.
   // Returns the status.
   std::string finish_run(int64_t run_id);

@@ -2,11 +2,16 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "harness/core/file_hash.h"
 #include "harness/core/identity.h"
 
 namespace bp {
 
 namespace {
+
+using json = nlohmann::json;
 
 // Version 1: runs, their planned configurations, results, summaries of repeated metrics, per-item results.
 const char* kMigration1 = R"SQL(
@@ -119,7 +124,35 @@ UPDATE configurations SET comparison_key = bp_comparison_key(model_sha256, model
 CREATE INDEX configurations_by_comparison_key ON configurations (comparison_key);
 )SQL";
 
-const char* const kMigrations[] = {kMigration1, kMigration2};
+// Version 3: a configuration's methods are a stack (weights, tokens, kv-cache members). `stack` holds the canonical
+// stack the identity is computed from, `configuration_members` one row per member for queries by role; `error_kind`
+// says what kind of failure a failed configuration had (NULL for failures recorded before version 3). Rows of
+// earlier versions were single methods: each becomes a stack of one, and its comparison key and identity are
+// recomputed with the version-2 key (which hashes the stack), so that they line up with new rows.
+const char* kMigration3 = R"SQL(
+ALTER TABLE configurations ADD COLUMN stack TEXT;
+ALTER TABLE configurations ADD COLUMN error_kind TEXT
+  CHECK (error_kind IS NULL OR error_kind IN ('input', 'out-of-memory', 'internal', 'runtime'));
+UPDATE configurations SET method_kind = CASE method_kind WHEN 'weight' THEN 'weights'
+                                                         WHEN 'attention/token' THEN 'tokens' ELSE method_kind END;
+UPDATE configurations SET stack = bp_stack_of_one(method, params);
+UPDATE configurations SET comparison_key = bp_comparison_key_v2(model_sha256, model_storage, stack, task, protocol,
+                                                                protocol_version, protocol_params, dataset_files);
+UPDATE configurations SET identity = bp_identity(comparison_key, build_id);
+CREATE TABLE configuration_members (
+  configuration_id INTEGER NOT NULL REFERENCES configurations (id) ON DELETE CASCADE,
+  position         INTEGER NOT NULL,
+  roles            TEXT NOT NULL,
+  method           TEXT NOT NULL,
+  params           TEXT NOT NULL,
+  PRIMARY KEY (configuration_id, position)
+);
+INSERT INTO configuration_members (configuration_id, position, roles, method, params)
+  SELECT id, 0, method_kind, method, params FROM configurations;
+CREATE INDEX configuration_members_by_method ON configuration_members (method, roles);
+)SQL";
+
+const char* const kMigrations[] = {kMigration1, kMigration2, kMigration3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 std::string text_arg(sqlite3_value* v) {
@@ -127,27 +160,60 @@ std::string text_arg(sqlite3_value* v) {
   return p ? std::string(reinterpret_cast<const char*>(p), (size_t)sqlite3_value_bytes(v)) : std::string();
 }
 
-void sql_comparison_key(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+void result_text(sqlite3_context* ctx, const std::string& s) {
+  sqlite3_result_text(ctx, s.c_str(), (int)s.size(), SQLITE_TRANSIENT);
+}
+
+// The version-1 comparison key (one method and its parameters), which migration 2 backfilled. Kept only for that
+// migration: migration 3 replaces every key with the version-2 one.
+void sql_comparison_key_v1(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  std::string s = "benchpress-config-v1";
+  for (int i = 0; i < 9; ++i)
+    s += "\n" + (i == 6 ? std::to_string(sqlite3_value_int64(argv[i])) : text_arg(argv[i]));
+  result_text(ctx, sha256_text(s));
+}
+
+void sql_comparison_key_v2(sqlite3_context* ctx, int, sqlite3_value** argv) {
   IdentityFields f;
   f.model_sha256 = text_arg(argv[0]);
   f.model_storage = text_arg(argv[1]);
-  f.method = text_arg(argv[2]);
-  f.params = text_arg(argv[3]);
-  f.task = text_arg(argv[4]);
-  f.protocol = text_arg(argv[5]);
-  f.protocol_version = sqlite3_value_int64(argv[6]);
-  f.protocol_params = text_arg(argv[7]);
-  f.dataset_files = text_arg(argv[8]);
-  std::string key = comparison_key(f);
-  sqlite3_result_text(ctx, key.c_str(), (int)key.size(), SQLITE_TRANSIENT);
+  f.stack = text_arg(argv[2]);
+  f.task = text_arg(argv[3]);
+  f.protocol = text_arg(argv[4]);
+  f.protocol_version = sqlite3_value_int64(argv[5]);
+  f.protocol_params = text_arg(argv[6]);
+  f.dataset_files = text_arg(argv[7]);
+  result_text(ctx, comparison_key(f));
+}
+
+void sql_identity(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  result_text(ctx, identity_hash(text_arg(argv[0]), text_arg(argv[1])));
+}
+
+// The canonical stack of one method, as the runner writes it (MethodVariant::canonical): the stored parameters are
+// already canonical JSON, re-serialized by the same library so the text matches byte for byte.
+void sql_stack_of_one(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  json params = json::parse(text_arg(argv[1]), nullptr, false);
+  if (params.is_discarded()) {
+    sqlite3_result_error(ctx, "bp_stack_of_one: stored parameters are not JSON", -1);
+    return;
+  }
+  result_text(ctx, json::array({json{{"method", text_arg(argv[0])}, {"params", params}}}).dump());
+}
+
+void register_function(Db& db, const char* name, int n_args, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
+  int rc = sqlite3_create_function_v2(db.handle(), name, n_args, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, fn,
+                                      nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw SqliteError(rc, std::string("SQLite: cannot register ") + name);
 }
 
 }  // namespace
 
 void register_sql_functions(Db& db) {
-  int rc = sqlite3_create_function_v2(db.handle(), "bp_comparison_key", 9, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                      sql_comparison_key, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) throw SqliteError(rc, "SQLite: cannot register bp_comparison_key");
+  register_function(db, "bp_comparison_key", 9, sql_comparison_key_v1);
+  register_function(db, "bp_comparison_key_v2", 8, sql_comparison_key_v2);
+  register_function(db, "bp_identity", 2, sql_identity);
+  register_function(db, "bp_stack_of_one", 2, sql_stack_of_one);
 }
 
 int schema_version(const Db& db) {

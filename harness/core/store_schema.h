@@ -7,14 +7,16 @@
 
 namespace bp {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Applies migrations from+1 .. to (1 <= to <= kSchemaVersion) and sets user_version = to. Must run inside a write
-// transaction. The SQL function bp_comparison_key must be registered on the connection (register_sql_functions).
+// transaction. The SQL functions below must be registered on the connection (register_sql_functions).
 void apply_migrations(Db& db, int from, int to);
 
-// SQL functions BenchPress's migrations and queries use: bp_comparison_key(model_sha256, model_storage, method,
-// params, task, protocol, protocol_version, protocol_params, dataset_files) — the same hash the runner computes.
+// SQL functions BenchPress's migrations use: bp_comparison_key_v2(model_sha256, model_storage, stack, task, protocol,
+// protocol_version, protocol_params, dataset_files) and bp_identity(comparison_key, build_id) — the hashes the
+// runner computes (identity.h); bp_stack_of_one(method, params), the canonical stack of a single method; and
+// bp_comparison_key, the version-1 key that migration 2 wrote.
 void register_sql_functions(Db& db);
 
 int schema_version(const Db& db);

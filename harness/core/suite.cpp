@@ -246,6 +246,102 @@ std::string unknown_name_message(const std::string& what, const std::string& nam
   return fmt::format("unknown {} \"{}\"; expected one of {}", what, name, quoted_list(names));
 }
 
+
+// ---- method entries: a plain method or a stack of methods -----------------------------------------------------
+
+// A method entry as written: one member ({"method": ...}) or several ({"stack": [...]}).
+struct StackShape {
+  std::vector<EntryShape> members;
+  std::string pointer;   // of the entry
+};
+
+StackShape stack_shape(const json& v, const std::string& file, const std::string& ptr) {
+  StackShape st;
+  st.pointer = ptr;
+  if (!v.is_object() || !v.contains("stack")) {
+    st.members.push_back(entry_shape(v, file, ptr, "method", "params", "method"));
+    return st;
+  }
+  check_object(v, file, ptr, "a stack entry", {"stack"});
+  const std::string sp = json_pointer_append(ptr, "stack");
+  const json& list = v.at("stack");
+  if (!list.is_array() || list.empty())
+    throw InputError(file, sp,
+                     fmt::format("expected a non-empty list of method entries (one per role: weights, tokens, "
+                                 "kv-cache), got {}", got(list)));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string mp = json_pointer_append(sp, i);
+    if (list[i].is_object() && list[i].contains("stack"))
+      throw InputError(file, mp, "expected a method entry ({\"method\": ..., \"params\": ..., \"sweep\": ...}); a "
+                                 "stack member cannot itself be a stack");
+    st.members.push_back(entry_shape(list[i], file, mp, "method", "params", "method"));
+  }
+  return st;
+}
+
+// Resolves the members' names, checks roles and the composition rules, and expands the members' sweeps into the
+// cartesian product (the first member varies slowest). Members come out in role order.
+std::vector<MethodVariant> expand_stack(const StackShape& st, const std::string& file) {
+  std::vector<const MethodInfo*> infos;
+  for (const auto& e : st.members) {
+    const MethodInfo* info = MethodRegistry::find(e.name);
+    if (!info) throw InputError(file, json_pointer_append(e.pointer, "method"), unknown_name_message("method", e.name, MethodRegistry::all()));
+    infos.push_back(info);
+  }
+  // At most one method per role, then every pair under both members' rules.
+  for (size_t j = 0; j < infos.size(); ++j)
+    for (size_t i = 0; i < j; ++i) {
+      for (Role r : infos[j]->roles)
+        if (infos[i]->fills(r))
+          throw InputError(file, st.members[j].pointer,
+                           fmt::format("\"{}\" fills the {} role, which \"{}\" ({}) already fills; expected at most "
+                                       "one method per role (weights, tokens, kv-cache)", infos[j]->name, role_name(r),
+                                       infos[i]->name, st.members[i].pointer));
+      std::string why = infos[i]->refuses(*infos[j]);
+      if (why.empty()) why = infos[j]->refuses(*infos[i]);
+      if (!why.empty())
+        throw InputError(file, st.members[j].pointer,
+                         fmt::format("\"{}\" cannot share a stack with \"{}\" ({}): {}; expected a stack the "
+                                     "members' composition rules allow (`bench describe METHOD`)", infos[j]->name,
+                                     infos[i]->name, st.members[i].pointer, why));
+    }
+  // Each member's own points, then their product.
+  std::vector<std::vector<StackMember>> points_per_member;
+  for (size_t k = 0; k < st.members.size(); ++k) {
+    std::vector<StackMember> pts;
+    for (auto& [params, chosen] : expand_entry(st.members[k], infos[k]->schema, file, "parameter", infos[k]->validate)) {
+      StackMember m;
+      m.info = infos[k];
+      m.params = std::move(params);
+      m.chosen = std::move(chosen);
+      m.pointer = st.members[k].pointer;
+      pts.push_back(std::move(m));
+    }
+    points_per_member.push_back(std::move(pts));
+  }
+  std::vector<std::vector<StackMember>> combos{{}};
+  for (const auto& pts : points_per_member) {
+    std::vector<std::vector<StackMember>> next;
+    for (const auto& c : combos)
+      for (const auto& p : pts) {
+        next.push_back(c);
+        next.back().push_back(p);
+      }
+    combos = std::move(next);
+  }
+  auto first_role = [](const StackMember& m) {
+    for (size_t r = 0; r < std::size(kRoleOrder); ++r)
+      if (m.info->fills(kRoleOrder[r])) return r;
+    return std::size(kRoleOrder);
+  };
+  std::vector<MethodVariant> out;
+  for (auto& c : combos) {
+    std::stable_sort(c.begin(), c.end(), [&](const StackMember& a, const StackMember& b) { return first_role(a) < first_role(b); });
+    out.push_back(MethodVariant{std::move(c), st.pointer});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string ModelSpec::label() const {
@@ -253,7 +349,42 @@ std::string ModelSpec::label() const {
   return storage == rt::WeightStorage::F16 ? s + "[f16]" : s;
 }
 std::string TaskVariant::label() const { return label_of(info->name, chosen); }
-std::string MethodVariant::label() const { return label_of(info->name, chosen); }
+std::string StackMember::label() const { return label_of(info->name, chosen); }
+
+std::string MethodVariant::label() const {
+  std::string s;
+  for (const auto& m : members) s += (s.empty() ? "" : " + ") + m.label();
+  return s;
+}
+
+std::string MethodVariant::names() const {
+  std::string s;
+  for (const auto& m : members) s += (s.empty() ? "" : "+") + m.info->name;
+  return s;
+}
+
+std::string MethodVariant::canonical() const {
+  json a = json::array();
+  for (const auto& m : members) a.push_back(json{{"method", m.info->name}, {"params", m.params.values()}});
+  return a.dump();
+}
+
+const StackMember* MethodVariant::member_for(Role r) const {
+  for (const auto& m : members)
+    if (m.info->fills(r)) return &m;
+  return nullptr;
+}
+
+std::vector<const MethodUse*> MethodVariant::uses() const {
+  std::vector<const MethodUse*> out;
+  for (const auto& m : members) out.push_back(&m);
+  return out;
+}
+
+bool MethodVariant::is_reference() const {
+  if (members.size() != 1 || members[0].info->name != kReferenceMethod) return false;
+  return members[0].params.values() == members[0].info->schema.canonicalize(json::object(), "", "");
+}
 
 Suite load_suite(const std::string& path) {
   std::string text = read_text_file(path);
@@ -312,7 +443,8 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
     s.device = j["device"].get<std::string>();
   }
 
-  std::vector<EntryShape> task_entries, method_entries;
+  std::vector<EntryShape> task_entries;
+  std::vector<StackShape> method_entries;
   if (j.contains("tasks")) {
     const json& t = j["tasks"];
     if (!t.is_array() || (t.empty() && !j.contains("latency")))
@@ -334,7 +466,7 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
   if (!methods.is_array() || methods.empty())
     throw InputError(file, "/methods", fmt::format("expected a non-empty list of method entries, got {}", got(methods)));
   for (size_t i = 0; i < methods.size(); ++i)
-    method_entries.push_back(entry_shape(methods[i], file, json_pointer_append("/methods", i), "method", "params", "method"));
+    method_entries.push_back(stack_shape(methods[i], file, json_pointer_append("/methods", i)));
 
   std::vector<std::string> metrics;
   if (j.contains("metrics")) {
@@ -361,12 +493,13 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
   };
   // Methods before tasks: their errors then do not depend on which tasks this build registers.
   for (const auto& e : method_entries) {
-    const MethodInfo* info = MethodRegistry::find(e.name);
-    if (!info) throw InputError(file, json_pointer_append(e.pointer, "method"), unknown_name_message("method", e.name, MethodRegistry::all()));
-    for (auto& [params, chosen] : expand_entry(e, info->schema, file, "parameter", info->validate)) {
-      check_duplicate("method " + info->name + params.canonical_text(), e.pointer,
-                      fmt::format("method \"{}\" with parameters {}", info->name, params.canonical_text()));
-      s.methods.push_back(MethodVariant{info, std::move(params), std::move(chosen), e.pointer});
+    for (MethodVariant& v : expand_stack(e, file)) {
+      const StackMember& first = v.members.front();
+      check_duplicate("methods " + v.canonical(), e.pointer,
+                      v.members.size() == 1
+                          ? fmt::format("method \"{}\" with parameters {}", first.info->name, first.params.canonical_text())
+                          : fmt::format("stack {}", v.canonical()));
+      s.methods.push_back(std::move(v));
     }
   }
   for (const auto& e : task_entries) {

@@ -34,13 +34,30 @@ struct TaskVariant {
   std::string label() const;
 };
 
-// One method with concrete parameters (one point of its sweep).
+// One member of a stack with concrete parameters.
+struct StackMember : MethodUse {
+  json chosen;           // the parameters the suite set itself (fixed and swept), for labels
+  std::string pointer;   // "/methods/0" for a plain entry, "/methods/2/stack/1" for a stack member
+  std::string label() const;  // "kivi(bits=2)"
+};
+
+// One configuration's methods: a stack of one or more members holding each role at most once, in role order
+// (weights, tokens, kv-cache). A plain {"method": ...} entry is a stack of one. One point of the entry's sweeps.
 struct MethodVariant {
-  const MethodInfo* info = nullptr;
-  Params params;
-  json chosen;
-  std::string pointer;   // "/methods/0"
+  std::vector<StackMember> members;
+  std::string pointer;   // of the entry: "/methods/0"
+  // "w-rtn(bits=4) + kivi(bits=2)": the members' labels in role order.
   std::string label() const;
+  // The configuration's identity of methods: [{"method": name, "params": {every parameter}}, ...] in role order,
+  // compact JSON with sorted keys.
+  std::string canonical() const;
+  // "w-rtn+kivi"
+  std::string names() const;
+  // The member filling `r`, or nullptr.
+  const StackMember* member_for(Role r) const;
+  std::vector<const MethodUse*> uses() const;
+  // The reference configuration for KL divergence: fp16 alone with its default parameters.
+  bool is_reference() const;
 };
 
 struct Suite {

@@ -72,8 +72,9 @@ struct TaskContext {
   std::function<std::unique_ptr<rt::Session>()> new_session;
   // A fresh session of the reference configuration: the `fp16` cache on the unmodified model.
   std::function<std::unique_ptr<rt::Session>()> new_reference_session;
-  // Identity of the configuration's method (name + canonical params); "fp16" for the reference itself.
-  std::string method_key;
+  // Whether this configuration is the reference itself (then a task measuring against the reference reuses its
+  // own numbers instead of running it twice). Set by the runner; tasks never compare method names.
+  bool is_reference = false;
   ReferenceCache* reference_cache = nullptr;
   ResultSink* sink = nullptr;
   // Progress within the task, 0..1, with a short label; cheap to call.

@@ -1,5 +1,8 @@
 #include "harness/runtime/model.h"
 
+#include <exception>
+#include <new>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -96,7 +99,9 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 
   m->layers_.resize(c.n_layers);
   // Each layer's tensors are dequantized and packed independently: parallel over layers.
-  std::vector<std::string> errors(c.n_layers);
+  // A layer's failure is kept as it was thrown: a malformed tensor is the file's fault (bad input, named by path),
+  // but running out of memory or a broken invariant is not, and must not be reported as bad input.
+  std::vector<std::exception_ptr> errors(c.n_layers);
   kern::parallel_dynamic(std::max(1, opts.threads), c.n_layers, [&](int64_t li, int) {
     const int l = (int)li;
     try {
@@ -116,12 +121,24 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
       L->up = lin("ffn_up", c.d_ff, c.d_model, {});
       L->down = lin("ffn_down", c.d_model, c.d_ff, {});
       m->layers_[l] = std::move(L);
-    } catch (const std::exception& e) {
-      errors[l] = e.what();
+    } catch (...) {
+      errors[l] = std::current_exception();
     }
   });
-  for (const auto& e : errors)
-    if (!e.empty()) throw InputError(path, "", e);
+  for (const auto& e : errors) {
+    if (!e) continue;
+    try {
+      std::rethrow_exception(e);
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::logic_error&) {
+      throw;
+    } catch (const std::exception& x) {
+      throw InputError(path, "", x.what());
+    }
+  }
   return m;
 }
 

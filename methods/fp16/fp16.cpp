@@ -9,10 +9,11 @@
 BENCH_REGISTER_METHOD(fp16) {
   bp::MethodInfo m;
   m.name = "fp16";
-  m.kind = bp::MethodKind::KvCache;
+  m.roles = {bp::Role::KvCache};
+  m.composes.partners = {bp::Role::Weights, bp::Role::Tokens};
   m.description = "full-precision baseline: post-RoPE keys and values stored as FP16, no compression";
-  m.composition = "Baseline; composes with any weight method (it is the reference for KL divergence). Runs on the "
-                  "CPU and CUDA backends.";
+  m.notes = "Baseline: alone on the unmodified model it is the reference for KL divergence. Runs on the CPU and "
+            "CUDA backends.";
   m.make_kv_cache = [](const bp::MethodContext& ctx, const bp::Params&) -> std::unique_ptr<bp::rt::KvCache> {
     return std::make_unique<bp::rt::DenseKvCache>(ctx.geometry, bp::rt::DenseKvType::F16);
   };

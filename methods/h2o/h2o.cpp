@@ -33,7 +33,8 @@ BENCH_REGISTER_METHOD(h2o) {
   using namespace bp;
   MethodInfo m;
   m.name = "h2o";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description = "H2O: keep heavy hitters (accumulated attention) + a recent window per KV head, evict the rest";
   m.schema = ParamSchema()
                  .enumeration("budget", "ratio", {"ratio", "tokens"},
@@ -47,13 +48,12 @@ BENCH_REGISTER_METHOD(h2o) {
                  .integer("heavy_tokens", kHeavyTokens, 0, 1 << 24, "budget=tokens: heavy-hitter tokens per KV head")
                  .integer("recent_tokens", kRecentTokens, 0, 1 << 24, "budget=tokens: recent-window tokens per KV head");
   rt::kv::add_storage_params(m.schema, "fp16");
-  m.composition =
+  m.notes =
       std::string("budget=ratio uses heavy_ratio/recent_ratio (heavy_tokens/recent_tokens must stay at their "
                   "defaults); budget=tokens uses heavy_tokens/recent_tokens (the ratios must stay at their "
                   "defaults); the budget must keep at least one token. Keys post-RoPE. ") +
       rt::kv::storage_composition_text() +
-      " Composes with any weight method; not with another KV method (one cache per run). On the CUDA backend: "
-      "storage fp16 only.";
+      " On the CUDA backend: storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
     auto reject = [&](const char* name, const std::string& why) {

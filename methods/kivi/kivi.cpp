@@ -87,7 +87,8 @@ BENCH_REGISTER_METHOD(kivi) {
   using namespace bp;
   MethodInfo m;
   m.name = "kivi";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description = "KIVI: per-channel keys / per-token values, asymmetric b-bit in groups of G, FP16 residual of R";
   m.schema = ParamSchema()
                  .integer_of("bits", 2, {2, 4, 8}, "bits per key and value element (KIVI-2 / KIVI-4 / 8)")
@@ -97,9 +98,9 @@ BENCH_REGISTER_METHOD(kivi) {
                  .integer("residual", 128, 32, 8192,
                           "R: FP16 residual length (keys quantized in blocks of R, the last R values kept FP16); a "
                           "multiple of group");
-  m.composition =
+  m.notes =
       "residual must be a multiple of group (keys are quantized in whole groups); group must divide head_dim "
-      "(value groups, checked when the cache is made). Composes with any weight method; not with eviction.";
+      "(value groups, checked when the cache is made).";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     const long long G = p.get_int("group"), R = p.get_int("residual");
     if (R % G != 0)

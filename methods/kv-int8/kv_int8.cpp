@@ -14,10 +14,11 @@
 BENCH_REGISTER_METHOD(kv_int8) {
   bp::MethodInfo m;
   m.name = "kv-int8";
-  m.kind = bp::MethodKind::KvCache;
+  m.roles = {bp::Role::KvCache};
+  m.composes.partners = {bp::Role::Weights, bp::Role::Tokens};
   m.description = "per-token symmetric INT8 KV: one FP16 absmax scale per (token, KV head), packed int8 codes";
-  m.composition =
-      "No parameters. Composes with any weight method. For other bit widths, groups or asymmetric scales use "
+  m.notes =
+      "No parameters. For other bit widths, groups or asymmetric scales use "
       "kv-uniform; for eviction + INT8 use an eviction method with storage=int8.";
   m.make_kv_cache = [](const bp::MethodContext& ctx, const bp::Params&) -> std::unique_ptr<bp::rt::KvCache> {
     return std::make_unique<bp::rt::kv::TokenStoreCache>(ctx.geometry,

@@ -71,7 +71,8 @@ BENCH_REGISTER_METHOD(kv_uniform) {
   using namespace bp;
   MethodInfo m;
   m.name = "kv-uniform";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description = "uniform b-bit KV quantization (8/4/2), per-token or per-channel groups, symmetric or asymmetric";
   m.schema = ParamSchema()
                  .integer_of("bits", 4, {2, 4, 8}, "bits per key/value element")
@@ -82,10 +83,10 @@ BENCH_REGISTER_METHOD(kv_uniform) {
                              "axis=token: channels per scale group, 0 = whole head (must divide head_dim); "
                              "axis=channel: tokens per group (32, 64 or 128; 0 is not allowed)")
                  .boolean("symmetric", false, "symmetric absmax scales (no mins stored) instead of asymmetric min-max");
-  m.composition =
+  m.notes =
       "Keys and values use the same scheme. axis=channel requires group 32, 64 or 128 (tokens per group); "
-      "axis=token accepts group 0 (whole head) or a divisor of head_dim. Composes with any weight method; "
-      "eviction + per-token quantization is available through the eviction methods' `storage` parameter.";
+      "axis=token accepts group 0 (whole head) or a divisor of head_dim. Eviction + per-token quantization is "
+      "available through the eviction methods' `storage` parameter.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     if (p.get_string("axis") == "channel" && p.get_int("group") == 0)
       throw InputError(file, rt::kv::param_pointer(ptr, "group"),

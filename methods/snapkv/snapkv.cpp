@@ -35,7 +35,8 @@ BENCH_REGISTER_METHOD(snapkv) {
   using namespace bp;
   MethodInfo m;
   m.name = "snapkv";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description = "SnapKV: at prefill keep, per KV head, the prefix tokens the last prompt queries vote for + the window";
   m.schema = ParamSchema()
                  .enumeration("budget", "tokens", {"tokens", "ratio"},
@@ -51,13 +52,12 @@ BENCH_REGISTER_METHOD(snapkv) {
                  .integer("kernel", 5, 1, 63, "pooling kernel over the token axis (odd; 1 = no pooling)")
                  .enumeration("pooling", "avgpool", {"avgpool", "maxpool"}, "1-D pooling of the votes (stride 1)");
   rt::kv::add_storage_params(m.schema, "fp16");
-  m.composition =
+  m.notes =
       std::string("budget=tokens requires capacity > window and capacity_ratio at its default; budget=ratio "
                   "requires capacity at its default and capacity_ratio > 0; kernel must be odd. Keys post-RoPE; "
                   "decode tokens are appended without eviction. ") +
       rt::kv::storage_composition_text() +
-      " Composes with any weight method; not with another KV method (one cache per run). On the CUDA backend: "
-      "storage fp16 only.";
+      " On the CUDA backend: storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
     auto reject = [&](const char* name, const std::string& why) {

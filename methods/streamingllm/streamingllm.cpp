@@ -15,19 +15,19 @@ BENCH_REGISTER_METHOD(streamingllm) {
   using namespace bp;
   MethodInfo m;
   m.name = "streamingllm";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description = "StreamingLLM: first `sinks` tokens + last `window` tokens, pre-RoPE keys at in-cache positions";
   m.schema = ParamSchema()
                  .integer("sinks", 4, 0, 1024, "attention-sink tokens kept from the start of the sequence")
                  .integer("window", 1020, 1, 1 << 24,
                           "recent tokens kept (cache = sinks + window tokens per KV head after every call)");
   rt::kv::add_storage_params(m.schema, "fp16");
-  m.composition =
+  m.notes =
       std::string("Keys are cached pre-RoPE and rotated at in-cache positions at every step (RoPE models only). "
                   "sinks 0 is a plain sliding window with re-assigned positions. ") +
       rt::kv::storage_composition_text() +
-      " With quantized storage the pre-RoPE keys are quantized. Composes with any weight method; not with another "
-      "KV method (one cache per run). On the CUDA backend: storage fp16 only.";
+      " With quantized storage the pre-RoPE keys are quantized. On the CUDA backend: storage fp16 only.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     rt::kv::validate_storage_params(p, file, ptr);
   };

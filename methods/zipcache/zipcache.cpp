@@ -40,7 +40,8 @@ BENCH_REGISTER_METHOD(zipcache) {
   using namespace bp;
   MethodInfo m;
   m.name = "zipcache";
-  m.kind = MethodKind::KvCache;
+  m.roles = {Role::KvCache};
+  m.composes.partners = {Role::Weights, Role::Tokens};
   m.description =
       "ZipCache: salient tokens (normalized attention, probe rows) at high bits, the rest at low bits; channelwise "
       "keys, channel-separable tokenwise values; FP16 decode buffer re-compressed every streaming_gap steps";
@@ -64,10 +65,9 @@ BENCH_REGISTER_METHOD(zipcache) {
                    "of each streaming_gap buffered tokens, how many (lowest current attention) go to bits_low")
           .integer_of("value_group", 0, {0, 32, 64, 128},
                       "channels per value scale group (0 = the whole head; must divide head_dim)");
-  m.composition =
+  m.notes =
       "bits_low <= bits_high; unimportant_count <= streaming_gap; saliency=exact uses every row, so probe_recent/"
-      "probe_random must keep their defaults and normalization=reference (identical to paper there) is rejected. "
-      "Composes with any weight method; not with eviction or other KV methods.";
+      "probe_random must keep their defaults and normalization=reference (identical to paper there) is rejected.";
   m.validate = [](const Params& p, const std::string& file, const std::string& ptr) {
     using rt::kv::param_pointer;
     if (p.get_int("bits_low") > p.get_int("bits_high"))

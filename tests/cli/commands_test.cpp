@@ -83,8 +83,14 @@ TEST_F(Cli, ListsAndDescribesTheRegistries) {
   ASSERT_EQ(js.code, 0);
   json d = json::parse(js.out);
   EXPECT_EQ(d["name"], "fp16");
-  EXPECT_EQ(d["kind"], "kv-cache");
+  EXPECT_EQ(d["roles"], json::array({"kv-cache"}));
+  EXPECT_EQ(d["composition"]["partners"], json::array({"weights", "tokens"}));
   EXPECT_TRUE(d["parameters"].is_array());
+  // The printed rule comes from the same data the validator applies.
+  EXPECT_NE(fp16.out.find("composition:\n  fills kv-cache; stacks with a method for weights or tokens; a stack holds at "
+                          "most one method per role"), std::string::npos) << fp16.out;
+  auto rtn = bench({"describe", "w-rtn"});
+  EXPECT_TRUE(rtn.out.starts_with("w-rtn — weights method\n")) << rtn.out;
   auto model = bench({"describe", "smollm2-135m-instruct"});
   EXPECT_EQ(model.code, 0);
   EXPECT_NE(model.out.find("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"), std::string::npos);
@@ -159,6 +165,7 @@ int64_t write_sample_run(const std::string& db) {
     c.method = i == 0 ? "kv-int8" : "fp16";
     c.method_kind = "kv-cache";
     c.params = i == 0 ? R"({"bits":8})" : "{}";
+    c.stack = R"([{"method":")" + c.method + R"(","params":)" + c.params + "}]";
     c.model_path = "/m.gguf";
     c.model_sha256 = "m";
     c.model_storage = "f32";
@@ -179,7 +186,7 @@ int64_t write_sample_run(const std::string& db) {
   for (int rep = 0; rep < 3; ++rep) res.metrics.push_back({"decode", {{"context", 512}}, 20.0 + rep, "ms", rep});
   res.items.push_back({"chunk-0", 2.5, json::object()});
   store.complete_configuration(ids[0].id, res, 3.0);
-  store.fail_configuration(ids[1].id, "out of memory, with \"quotes\", commas", 0.5);
+  store.fail_configuration(ids[1].id, "out of memory, with \"quotes\", commas", "out-of-memory", 0.5);
   store.finish_run(run);
   return run;
 }

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "harness/core/error.h"
@@ -15,6 +16,7 @@
 #include "harness/core/runner.h"
 #include "harness/core/store.h"
 #include "harness/runtime/device_session.h"
+#include "tests/common/test_env.h"
 #include "tests/core/temp_dir.h"
 #include "tests/core/test_plugins.h"
 
@@ -99,7 +101,7 @@ TEST_F(RunnerTest, StoresEveryConfigurationWithItsIdentityAndProvenance) {
   EXPECT_NE(doc["configurations"][0]["identity"], doc["configurations"][1]["identity"]);
   EXPECT_EQ(doc["configurations"][0]["params"], json::object());
   EXPECT_EQ(doc["configurations"][1]["params"]["bits"], 4);
-  // The task sees method_key "fp16" only for the reference method.
+  // The task is told it is the reference only for fp16 alone with its defaults.
   auto reference_flag = [&](int i) {
     for (const auto& m : doc["configurations"][i]["results"])
       if (m["metric"] == "method_is_reference") return m["value"].get<double>();
@@ -149,6 +151,70 @@ TEST_F(RunnerTest, FailuresAreStoredWithTheirMessageAndTheOthersStillRun) {
   EXPECT_TRUE(cs[1]["items"].empty());
   EXPECT_EQ(cs[2]["status"], "complete");
   EXPECT_EQ(cs[2]["exec_order"], 3);
+}
+
+TEST_F(RunnerTest, EachFailureIsStoredWithItsKind) {
+  std::string path = suite("kinds", R"([{"task": "test-fail", "sweep": {"kind": ["runtime", "input", "out-of-memory", "internal"]}},
+                                        {"task": "test-echo"}])",
+                           R"([{"method": "fp16"}])");
+  RunOutcome out = run(path, options());
+  EXPECT_EQ(out.exit_code, 1);  // failed configurations: exit 1, never 2 (that is for a bad suite)
+  EXPECT_EQ(out.failed, 4u);
+  const json cs = load(out.run_id)["configurations"];
+  ASSERT_EQ(cs.size(), 5u);
+  EXPECT_EQ(cs[0]["error_kind"], "runtime");
+  EXPECT_EQ(cs[1]["error_kind"], "input");
+  EXPECT_EQ(cs[1]["error"], "test-input.json: /x: a planned bad input");
+  EXPECT_EQ(cs[2]["error_kind"], "out-of-memory");
+  EXPECT_EQ(cs[3]["error_kind"], "internal");
+  EXPECT_EQ(cs[4]["status"], "complete");
+  EXPECT_TRUE(cs[4]["error_kind"].is_null());
+}
+
+TEST_F(RunnerTest, StacksAreStoredWithTheirMembersAndShareOneModelPerWeightMember) {
+  std::string path = suite("stacks", R"([{"task": "test-echo"}])",
+                           R"([{"method": "fp16"},
+                               {"stack": [{"method": "test-kv", "sweep": {"bits": [8, 4]}},
+                                          {"method": "test-weight", "sweep": {"group": [64, 128]}}]}])");
+  std::vector<std::string> loads;
+  ModelBackend b = fake_backend();
+  b.load = [&](const ModelSpec& m, int) {
+    loads.push_back(std::filesystem::path(m.path).filename().string());
+    return std::unique_ptr<rt::Model>();
+  };
+  RunOptions o = options();
+  o.data_root = test::data_root();  // weight members calibrate: the calibration text is verified before the run
+  RunOutcome out = run_suite(path, o, b);
+  // The unmodified model once, then one copy per distinct weight member (group 64, group 128), not one per stack.
+  EXPECT_EQ(loads.size(), 3u);
+  json doc = load(out.run_id);
+  const json& cs = doc["configurations"];
+  ASSERT_EQ(cs.size(), 5u);
+  EXPECT_EQ(cs[0]["method"], "fp16");
+  EXPECT_EQ(cs[0]["stack"], json::parse(R"([{"method": "fp16", "params": {}}])"));
+  EXPECT_EQ(cs[1]["label"], "test-echo / test-weight(group=64) + test-kv(bits=8)");
+  EXPECT_EQ(cs[1]["method"], "test-weight+test-kv");
+  EXPECT_EQ(cs[1]["method_kind"], "weights+kv-cache");
+  EXPECT_EQ(cs[1]["params"]["test-weight"]["group"], 64);
+  EXPECT_EQ(cs[1]["params"]["test-kv"]["bits"], 8);
+  EXPECT_EQ(cs[1]["stack"][0]["method"], "test-weight");
+  EXPECT_EQ(cs[1]["stack"][1]["params"]["ratio"], 0.5);
+  // The fake backend returns no model: the transformed configurations fail, each with the remembered message.
+  for (size_t i = 1; i < 5; ++i) {
+    EXPECT_EQ(cs[i]["status"], "failed");
+    EXPECT_EQ(cs[i]["error_kind"], "runtime");
+    EXPECT_NE(cs[i]["error"].get<std::string>().find("preparing the weights of test-weight(group="), std::string::npos);
+  }
+  std::set<std::string> identities;
+  for (const auto& c : cs) identities.insert(c["identity"].get<std::string>());
+  EXPECT_EQ(identities.size(), 5u);
+  // One row per member in configuration_members, in role order.
+  Store st(dir / "results/bench.db", false);
+  Stmt q(st.db(), "SELECT m.position, m.roles, m.method FROM configuration_members m JOIN configurations c "
+                  "ON c.id = m.configuration_id WHERE c.plan_index = 1 ORDER BY m.position");
+  std::vector<std::string> members;
+  while (q.step()) members.push_back(std::to_string(q.col_int(0)) + " " + q.col_text(1) + " " + q.col_text(2));
+  EXPECT_EQ(members, (std::vector<std::string>{"0 weights test-weight", "1 kv-cache test-kv"}));
 }
 
 TEST_F(RunnerTest, MetricSelectionRestrictsWhatIsStored) {

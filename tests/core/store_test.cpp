@@ -45,8 +45,10 @@ NewConfiguration sample_config(int index) {
   c.protocol_version = 2;
   c.protocol_params = R"({"seed":5})";
   c.build_id = "build-1";
-  c.comparison_key = comparison_key(IdentityFields{c.model_sha256, c.model_storage, c.method, c.params, c.task,
-                                                   c.protocol, c.protocol_version, c.protocol_params, c.dataset_files});
+  c.stack = R"([{"method":"m","params":)" + c.params + "}]";
+  c.members.push_back(NewMember{"kv-cache", "m", c.params});
+  c.comparison_key = comparison_key(IdentityFields{c.model_sha256, c.model_storage, c.stack, c.task, c.protocol,
+                                                   c.protocol_version, c.protocol_params, c.dataset_files});
   c.identity = identity_hash(c.comparison_key, c.build_id);
   return c;
 }
@@ -76,7 +78,7 @@ TEST(Store, RoundTripsRunsConfigurationsResultsSummariesAndItems) {
   store.start_configuration(configs[0].id);
   store.complete_configuration(configs[0].id, sample_results(), 1.5);
   store.start_configuration(configs[1].id);
-  store.fail_configuration(configs[1].id, "boom", 0.25);
+  store.fail_configuration(configs[1].id, "boom", "runtime", 0.25);
   EXPECT_EQ(store.finish_run(run), "failed");
 
   json doc = store.load_run(run);
@@ -109,6 +111,7 @@ TEST(Store, RoundTripsRunsConfigurationsResultsSummariesAndItems) {
   const json& c1 = doc["configurations"][1];
   EXPECT_EQ(c1["status"], "failed");
   EXPECT_EQ(c1["error"], "boom");
+  EXPECT_EQ(c1["error_kind"], "runtime");
   EXPECT_EQ(c1["exec_order"], 2);
   EXPECT_TRUE(c1["results"].empty());
 
@@ -133,7 +136,7 @@ TEST(Store, CompletingAgainReplacesAndFailingClears) {
   EXPECT_DOUBLE_EQ(c["results"][0]["value"].get<double>(), 9.0);
   EXPECT_TRUE(c["summaries"].empty());
   EXPECT_TRUE(c["items"].empty());
-  store.fail_configuration(id, "later failure", 1);
+  store.fail_configuration(id, "later failure", "internal", 1);
   c = store.load_run(run)["configurations"][0];
   EXPECT_TRUE(c["results"].empty());
   EXPECT_EQ(c["error"], "later failure");
@@ -195,13 +198,19 @@ TEST(Store, MigratesAVersion1DatabaseKeepingItsData) {
     ASSERT_EQ(no_key.col_int(0), 0);
   }
   Store store(path);  // upgrades
-  EXPECT_EQ(schema_version(store.db()), 2);
+  EXPECT_EQ(schema_version(store.db()), kSchemaVersion);
   json doc = store.load_run(7);
   EXPECT_EQ(doc["run"]["suite_name"], "old");
   const json& cfg = doc["configurations"][0];
+  // The single method became a stack of one, and the key and identity are the ones the runner computes for the
+  // same fields today.
+  EXPECT_EQ(cfg["stack"], json::parse(c.stack));
   EXPECT_EQ(cfg["identity"], c.identity);
-  // The backfilled key is the one the runner computes for the same fields.
   EXPECT_EQ(cfg["comparison_key"], c.comparison_key);
+  EXPECT_TRUE(cfg["error_kind"].is_null());
+  Stmt members(store.db(), "SELECT roles, method, params FROM configuration_members WHERE configuration_id = 1");
+  ASSERT_TRUE(members.step());
+  EXPECT_EQ(members.col_text(0) + " " + members.col_text(1) + " " + members.col_text(2), "kv-cache m " + c.params);
   EXPECT_DOUBLE_EQ(cfg["results"][0]["value"].get<double>(), 11.25);
   EXPECT_EQ(integrity(store.db()), "ok");
   // New writes work on the upgraded database.
@@ -216,7 +225,7 @@ TEST(Store, RefusesADatabaseFromANewerVersion) {
     Store s(dir / "new.db");
     FAIL() << "no error";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (2); "
+    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (3); "
                                                        "expected a database written by this or an older version");
   }
 }

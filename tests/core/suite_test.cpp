@@ -40,7 +40,7 @@ TEST(Suite, ExpandsSweepsAsCartesianProductsInSortedKeyOrder) {
   EXPECT_EQ(s.methods[3].label(), "test-kv(bits=4,mode=b,ratio=0.25)");
   EXPECT_EQ(s.methods[4].label(), "fp16");
   // Canonical parameters: every parameter present, defaults filled, keys sorted.
-  EXPECT_EQ(s.methods[0].params.canonical_text(), R"({"bits":2,"mode":"a","ratio":0.25,"symmetric":true})");
+  EXPECT_EQ(s.methods[0].members[0].params.canonical_text(), R"({"bits":2,"mode":"a","ratio":0.25,"symmetric":true})");
   EXPECT_EQ(s.tasks[0].options.canonical_text(), R"({"contexts":[128],"n":1,"reps":1,"value":1.0})");
   auto plan = expand_plan(s);
   ASSERT_EQ(plan.size(), 15u);
@@ -91,7 +91,7 @@ TEST(Suite, ModelForms) {
 TEST(Suite, IntegralFloatsAreIntegers) {
   Suite s = parse(suite_with(R"([{"task": "test-echo", "options": {"n": 4.0, "contexts": [512.0, 1024]}}])",
                              R"([{"method": "test-kv", "sweep": {"bits": [4.0]}}])"));
-  EXPECT_EQ(s.methods[0].params.canonical_text(), R"({"bits":4,"mode":"a","ratio":0.5,"symmetric":true})");
+  EXPECT_EQ(s.methods[0].members[0].params.canonical_text(), R"({"bits":4,"mode":"a","ratio":0.5,"symmetric":true})");
   EXPECT_EQ(s.methods[0].label(), "test-kv(bits=4)");
   EXPECT_EQ(s.tasks[0].options.values()["contexts"], json::parse("[512, 1024]"));
 }

@@ -50,7 +50,7 @@ TEST(Latency, RatioComesFromTheReferenceSession) {
   ReferenceCache cache;
   int reference_sessions = 0;
   test::TaskSetup setup;
-  setup.method_key = "not-the-reference";
+  setup.is_reference = false;
   setup.reference_cache = &cache;
   setup.reference_sessions = &reference_sessions;
   const json opts = {{"contexts", {32}}, {"decode_tokens", 2}, {"warmup", 0}, {"repetitions", 1}};

@@ -63,9 +63,9 @@ struct TaskRun {
 struct TaskSetup {
   std::string method = "fp16";
   json method_params = json::object();
-  // What the runner passes as method_key: "fp16" for the reference itself. Tests of the KL path use another key so
-  // that the configuration and the reference run separately.
-  std::string method_key = "fp16";
+  // What the runner passes as is_reference: true for the reference itself (fp16 alone on the unmodified model).
+  // Tests of the KL path say false so that the configuration and the reference run separately.
+  bool is_reference = true;
   std::string data_root = ::bp::test::data_root();
   int threads = 2;
   ReferenceCache* reference_cache = nullptr;  // nullptr: a fresh cache for this run
@@ -96,7 +96,7 @@ inline TaskRun run_task(const std::string& task, const json& options, const Task
     if (setup.reference_sessions) ++*setup.reference_sessions;
     return method_session(m, "fp16", json::object(), setup.threads);
   };
-  ctx.method_key = setup.method_key;
+  ctx.is_reference = setup.is_reference;
   ctx.reference_cache = setup.reference_cache ? setup.reference_cache : &own_cache;
   ctx.sink = &sink;
   std::unique_ptr<Task> t = out.info->make(opts);

@@ -90,7 +90,7 @@ TEST(Wikitext2, KlOfFp16AgainstItselfIsZero) {
   ReferenceCache cache;
   int reference_sessions = 0;
   test::TaskSetup setup;
-  setup.method_key = "fp16-as-a-configuration";  // run the configuration and the reference separately
+  setup.is_reference = false;  // run the configuration and the reference separately
   setup.reference_cache = &cache;
   setup.reference_sessions = &reference_sessions;
   const json opts = {{"n_ctx", 64}, {"max_chunks", 2}, {"mode", "streaming"}, {"step", 8}};
@@ -115,7 +115,7 @@ TEST(Wikitext2, TheReferenceConfigurationRecordsItsOwnRows) {
   BENCH_REQUIRE_MODEL(path);
   ReferenceCache cache;
   int reference_sessions = 0;
-  test::TaskSetup setup;  // method_key "fp16" on the unmodified model: the reference itself
+  test::TaskSetup setup;  // is_reference: the reference itself
   setup.reference_cache = &cache;
   setup.reference_sessions = &reference_sessions;
   const json opts = {{"n_ctx", 64}, {"max_chunks", 1}};
@@ -125,7 +125,7 @@ TEST(Wikitext2, TheReferenceConfigurationRecordsItsOwnRows) {
   EXPECT_EQ(ref.metric("top1_agree"), 1.0);
   // A different configuration now finds the rows in the cache: its KL against them is exactly zero too, as its
   // logits are the reference's.
-  setup.method_key = "another-configuration";
+  setup.is_reference = false;
   test::TaskRun other = test::run_task("wikitext2", opts, setup);
   EXPECT_EQ(other.metric("kl_mean"), 0.0);
   EXPECT_DOUBLE_EQ(other.metric("ppl"), ref.metric("ppl"));

@@ -44,12 +44,28 @@ def canonical(obj) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def comparison_key(model_sha256, model_storage, method, params, task, protocol, protocol_version, protocol_params,
-                   dataset_files) -> str:
-    # Follows harness/core/identity.cpp so synthetic rows look like real ones; nothing relies on the two agreeing.
+def comparison_key_v1(model_sha256, model_storage, method, params, task, protocol, protocol_version,
+                      protocol_params, dataset_files) -> str:
+    # The schema-version-2 key that migration 2 backfills (store_schema.cpp); migration 3 replaces it.
     s = "\n".join(["benchpress-config-v1", model_sha256, model_storage, method, params, task, protocol,
                    str(protocol_version), protocol_params, dataset_files])
     return hashlib.sha256(s.encode()).hexdigest()
+
+
+def comparison_key(model_sha256, model_storage, stack, task, protocol, protocol_version, protocol_params,
+                   dataset_files) -> str:
+    # Follows harness/core/identity.cpp so synthetic rows look like real ones; nothing relies on the two agreeing.
+    s = "\n".join(["benchpress-config-v2", model_sha256, model_storage, stack, task, protocol, str(protocol_version),
+                   protocol_params, dataset_files])
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def identity(ckey, build_id) -> str:
+    return hashlib.sha256(f"benchpress-identity-v1\n{ckey}\n{build_id}".encode()).hexdigest()
+
+
+def stack_of_one(method, params) -> str:
+    return json.dumps([{"method": method, "params": json.loads(params)}], separators=(",", ":"))
 
 
 def find_bench() -> str | None:
@@ -139,13 +155,21 @@ def schema(prefer_binary: bool = True):
     return _SCHEMA_CACHE[key]
 
 
+def register_functions(conn: sqlite3.Connection):
+    """The SQL functions the migrations call (store_schema.cpp's register_sql_functions), in Python."""
+    conn.create_function("bp_comparison_key", 9, lambda *a: comparison_key_v1(*map(str, a)), deterministic=True)
+    conn.create_function("bp_comparison_key_v2", 8, lambda *a: comparison_key(*map(str, a)), deterministic=True)
+    conn.create_function("bp_identity", 2, lambda *a: identity(*map(str, a)), deterministic=True)
+    conn.create_function("bp_stack_of_one", 2, lambda *a: stack_of_one(*map(str, a)), deterministic=True)
+
+
 def create_db(path: str, prefer_binary: bool = True) -> sqlite3.Connection:
     if os.path.exists(path):
         os.remove(path)
     stmts, version, source = schema(prefer_binary)
     conn = sqlite3.connect(path)
     # Used by migration 2's backfill when the schema comes from the migrations.
-    conn.create_function("bp_comparison_key", 9, lambda *a: comparison_key(*map(str, a)), deterministic=True)
+    register_functions(conn)
     conn.execute("PRAGMA foreign_keys = ON")
     for s in stmts:
         conn.executescript(s)
@@ -411,7 +435,8 @@ def add_run(conn, *, seed=0, variants=None, tasks=("wikitext2", "passkey", "piqa
         files = canonical([{"path": p, "sha256": s} for p, s in spec["files"]])
         params = canonical(v.params)
         pp = canonical({"device": "cuda" if gpu else "cpu", "metrics": [], "options": opts, "seed": 0, "threads": 2})
-        ckey = comparison_key(MODEL_SHA, "f32", v.method, params, task, spec["protocol"], "1", pp, files)
+        stack = stack_of_one(v.method, params)
+        ckey = comparison_key(MODEL_SHA, "f32", stack, task, spec["protocol"], "1", pp, files)
         label = f"{task}({spec['sweep'][0]}={opts[spec['sweep'][0]]})" if spec["sweep"] else task
         label = f"{label} / {v.name}"
         status = "failed" if label in failed else "pending" if label in pending else "complete"
@@ -422,11 +447,13 @@ def add_run(conn, *, seed=0, variants=None, tasks=("wikitext2", "passkey", "piqa
             "model_path": "/cache/benchpress/smollm2-135m-instruct.gguf", "model_sha256": MODEL_SHA,
             "model_storage": "f32", "task": task, "task_options": canonical(opts), "dataset_files": files,
             "protocol": spec["protocol"], "protocol_version": 1, "protocol_params": pp, "build_id": build_id,
-            "identity": hashlib.sha256(f"{ckey}\n{build_id}".encode()).hexdigest(), "comparison_key": ckey,
+            "identity": identity(ckey, build_id), "comparison_key": ckey, "stack": stack,
             "status": status, "error": "CUDA error: out of memory (planned failure)" if status == "failed" else None,
             "exec_order": None if status == "pending" else plan + 1,
             "started_at": None if status == "pending" else started_at,
             "ended_at": None if status == "pending" else started_at, "wall_s": None if status == "pending" else 3.5})
+        insert(conn, "configuration_members", {"configuration_id": cid, "position": 0, "roles": "kv-cache",
+                                               "method": v.method, "params": params})
         plan += 1
         if status != "complete":
             continue

@@ -1,0 +1,237 @@
+#include "kernels/cpu/wq_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/common/fp16.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/thread_pool.h"
+
+namespace bp::kern {
+
+const char* wq_format_error(const WqFormat& f, int K) {
+  if (f.bits != 2 && f.bits != 3 && f.bits != 4 && f.bits != 8) return "bits must be 2, 3, 4 or 8";
+  if (f.group < 0) return "group must be >= 0 (0: one group per output channel)";
+  if (f.group != 0 && f.group % 8 != 0) return "group must be a multiple of 8 (whole bytes of codes per group)";
+  if (K <= 0) return "the matrix has no inputs";
+  return "";
+}
+
+void wq_unpack_codes(const uint8_t* src, int bits, int len, uint8_t* q) {
+  if (bits == 8) {
+    std::copy(src, src + len, q);
+    return;
+  }
+  if (bits == 4) {
+    for (int k = 0; k + 1 < len; k += 2) {
+      q[k] = src[k / 2] & 0xF;
+      q[k + 1] = src[k / 2] >> 4;
+    }
+    if (len & 1) q[len - 1] = src[len / 2] & 0xF;
+    return;
+  }
+  const uint32_t mask = (1u << bits) - 1;
+  for (int k = 0; k < len; ++k) {
+    const size_t bit = (size_t)k * bits;
+    uint32_t v = src[bit / 8] | (bit / 8 + 1 < ((size_t)len * bits + 7) / 8 ? (uint32_t)src[bit / 8 + 1] << 8 : 0u);
+    q[k] = (uint8_t)((v >> (bit % 8)) & mask);
+  }
+}
+
+namespace {
+
+void pack_codes(const uint8_t* q, int bits, int len, uint8_t* dst) {
+  const size_t nbytes = ((size_t)len * bits + 7) / 8;
+  std::fill(dst, dst + nbytes, 0);
+  for (int k = 0; k < len; ++k) {
+    const size_t bit = (size_t)k * bits;
+    const uint32_t v = (uint32_t)q[k] << (bit % 8);
+    dst[bit / 8] |= (uint8_t)(v & 0xFF);
+    if ((v >> 8) && bit / 8 + 1 < nbytes) dst[bit / 8 + 1] |= (uint8_t)(v >> 8);
+  }
+}
+
+}  // namespace
+
+WqMatrix::WqMatrix(const float* w, int N, int K, WqFormat f) : N_(N), K_(K), f_(f) {
+  if (const char* e = wq_format_error(f, K); *e) throw std::invalid_argument(std::string("WqMatrix: ") + e);
+  if (N <= 0) throw std::invalid_argument("WqMatrix: the matrix has no outputs");
+  G_ = f.group == 0 ? K : std::min(f.group, K);
+  groups_ = (K + G_ - 1) / G_;
+  group_offset_.resize(groups_);
+  for (int g = 0; g < groups_; ++g) {
+    group_offset_[g] = row_bytes_;
+    row_bytes_ += group_bytes(g);
+  }
+  codes_.assign((size_t)N * row_bytes_, 0);
+  scales_.assign((size_t)N * groups_, 0);
+  if (!f.symmetric) mins_.assign((size_t)N * groups_, 0);
+  const int levels = (1 << f.bits) - 1;        // asymmetric: q in [0, levels]
+  const int half = 1 << (f.bits - 1);          // symmetric: q - half in [-(half-1), half-1]
+  std::vector<uint8_t> q(G_);
+  for (int n = 0; n < N; ++n) {
+    for (int g = 0; g < groups_; ++g) {
+      const float* src = w + (size_t)n * K + (size_t)g * G_;
+      const int len = group_len(g);
+      float lo = src[0], hi = src[0], amax = 0.0f;
+      for (int k = 0; k < len; ++k) {
+        lo = std::min(lo, src[k]);
+        hi = std::max(hi, src[k]);
+        amax = std::max(amax, std::fabs(src[k]));
+      }
+      const size_t gi = (size_t)n * groups_ + g;
+      if (f.symmetric) {
+        const uint16_t sb = f32_to_f16(half > 1 ? amax / (float)(half - 1) : amax);
+        scales_[gi] = sb;
+        const float s = f16_to_f32(sb);
+        for (int k = 0; k < len; ++k) {
+          const float r = s > 0.0f ? std::nearbyint(src[k] / s) : 0.0f;
+          q[k] = (uint8_t)(std::clamp(r, (float)-(half - 1), (float)(half - 1)) + (float)half);
+        }
+      } else {
+        const uint16_t mb = f32_to_f16(lo);
+        const float m = f16_to_f32(mb);
+        const uint16_t sb = f32_to_f16((hi - m) / (float)levels);
+        scales_[gi] = sb;
+        mins_[gi] = mb;
+        const float s = f16_to_f32(sb);
+        for (int k = 0; k < len; ++k) {
+          const float r = s > 0.0f ? std::nearbyint((src[k] - m) / s) : 0.0f;
+          q[k] = (uint8_t)std::clamp(r, 0.0f, (float)levels);
+        }
+      }
+      pack_codes(q.data(), f.bits, len, codes_.data() + (size_t)n * row_bytes_ + group_offset_[g]);
+    }
+  }
+}
+
+float WqMatrix::scale(int n, int g) const { return f16_to_f32(scale_bits(n, g)); }
+
+float WqMatrix::offset(int n, int g) const {
+  return f_.symmetric ? -scale(n, g) * (float)(1 << (f_.bits - 1)) : f16_to_f32(min_bits(n, g));
+}
+
+size_t WqMatrix::bytes() const {
+  return codes_.size() + scales_.size() * sizeof(uint16_t) + mins_.size() * sizeof(uint16_t);
+}
+
+int WqMatrix::code(int n, int k) const {
+  const int g = k / G_;
+  std::vector<uint8_t> q(group_len(g));
+  wq_unpack_codes(codes(n, g), f_.bits, group_len(g), q.data());
+  return q[k - g * G_];
+}
+
+void WqMatrix::dequantize_row(int n, float* row) const {
+  std::vector<uint8_t> q(G_);
+  for (int g = 0; g < groups_; ++g) {
+    const int len = group_len(g);
+    wq_unpack_codes(codes(n, g), f_.bits, len, q.data());
+    const float s = scale(n, g), o = offset(n, g);
+    for (int k = 0; k < len; ++k) row[(size_t)g * G_ + k] = s * (float)q[k] + o;
+  }
+}
+
+void wq_gemm_ref(const float* x, int M, const WqMatrix& w, const float* bias, float* y) {
+  const int N = w.N(), K = w.K();
+  std::vector<float> row(K);
+  for (int n = 0; n < N; ++n) {
+    w.dequantize_row(n, row.data());
+    for (int m = 0; m < M; ++m) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc += x[(size_t)m * K + k] * row[k];
+      y[(size_t)m * N + n] = acc + (bias ? bias[n] : 0.0f);
+    }
+  }
+}
+
+float wq_dot_codes_scalar(const float* x, const uint8_t* q, int len) {
+  float acc = 0.0f;
+  for (int k = 0; k < len; ++k) acc += x[k] * (float)q[k];
+  return acc;
+}
+
+namespace {
+
+using DotFn = float (*)(const float*, const uint8_t*, int);
+using PanelFn = void (*)(const float*, int, int, const PackedWeights&, int, const float*, float*, int64_t);
+
+// Few input rows (decode): per output row and group, the codes are unpacked once into bytes and dotted with each
+// input row; the group's scale and offset are applied to the dot and to the row's Σx (precomputed per group).
+void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, DotFn dot) {
+  const int N = w.N(), K = w.K(), G = w.group_size(), ng = w.groups();
+  std::vector<float> sum_x((size_t)M * ng, 0.0f);
+  for (int m = 0; m < M; ++m)
+    for (int g = 0; g < ng; ++g) {
+      float s = 0.0f;
+      for (int k = 0; k < w.group_len(g); ++k) s += x[(size_t)m * K + (size_t)g * G + k];
+      sum_x[(size_t)m * ng + g] = s;
+    }
+  parallel_chunks(threads, N, [&](int64_t n0, int64_t n1) {
+    std::vector<uint8_t> q(G);
+    std::vector<float> acc(M);
+    for (int64_t n = n0; n < n1; ++n) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      for (int g = 0; g < ng; ++g) {
+        const int len = w.group_len(g);
+        wq_unpack_codes(w.codes((int)n, g), w.format().bits, len, q.data());
+        const float s = w.scale((int)n, g), o = w.offset((int)n, g);
+        for (int m = 0; m < M; ++m)
+          acc[m] += s * dot(x + (size_t)m * K + (size_t)g * G, q.data(), len) + o * sum_x[(size_t)m * ng + g];
+      }
+      for (int m = 0; m < M; ++m) y[(size_t)m * N + n] = acc[m] + (bias ? bias[n] : 0.0f);
+    }
+  });
+}
+
+// Many input rows (prefill): each panel of kPanel output rows is dequantized once into a packed F32 panel and run
+// through the dense GEMM's microkernel, so the arithmetic runs at the dense kernel's speed; the panel is transient
+// (kPanel · K floats per thread), never the whole matrix.
+void gemm_panels(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, PanelFn panel) {
+  const int N = w.N(), K = w.K();
+  const int P = (N + kPanel - 1) / kPanel;
+  parallel_chunks(threads, P, [&](int64_t p0, int64_t p1) {
+    std::vector<float> rows((size_t)kPanel * K);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int n0 = (int)p * kPanel, nr = std::min(kPanel, N - n0);
+      for (int r = 0; r < nr; ++r) w.dequantize_row(n0 + r, rows.data() + (size_t)r * K);
+      PackedWeights tile(rows.data(), nr, K, PackedType::F32);
+      panel(x, M, K, tile, 0, bias ? bias + n0 : nullptr, y + n0, N);
+    }
+  });
+}
+
+void panel_ref(const float* x, int M, int K, const PackedWeights& w, int, const float* bias, float* y, int64_t ldy) {
+  std::vector<float> row(K);
+  for (int r = 0; r < w.N(); ++r) {
+    w.unpack_row(r, row.data());
+    for (int m = 0; m < M; ++m) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc += x[(size_t)m * K + k] * row[k];
+      y[(size_t)m * ldy + r] = acc + (bias ? bias[r] : 0.0f);
+    }
+  }
+}
+
+// Below this many input rows the fused path wins: the panel path's dequantization costs K · kPanel per panel
+// whatever M is.
+constexpr int kFusedMaxRows = 8;
+
+}  // namespace
+
+void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads) {
+  if (M <= 0) return;
+  const Isa isa = active_isa();
+  if (M <= kFusedMaxRows) {
+    DotFn dot = isa == Isa::Avx512 ? wq_dot_codes_avx512 : isa == Isa::Avx2 ? wq_dot_codes_avx2 : wq_dot_codes_scalar;
+    gemm_fused(x, M, w, bias, y, threads, dot);
+    return;
+  }
+  PanelFn panel = isa == Isa::Avx512 ? gemm_panel_avx512 : isa == Isa::Avx2 ? gemm_panel_avx2 : panel_ref;
+  gemm_panels(x, M, w, bias, y, threads, panel);
+}
+
+}  // namespace bp::kern

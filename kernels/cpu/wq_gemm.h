@@ -1,0 +1,79 @@
+#pragma once
+// Weight-only quantized matrix multiplication: y[M][N] = x[M][K] · Wᵀ (+ bias) with W held as b-bit integer codes
+// (b = 2, 3, 4 or 8) in groups of G consecutive inputs of one output row, each group with an FP16 scale (and an
+// FP16 minimum when asymmetric). The codes are never expanded into a full-precision matrix: the kernels read them
+// group by group, so decode streams b/8 bytes per weight plus 2 (or 4) bytes per group.
+//
+// Dequantization (per group):  asymmetric  w = scale · q + min,        q in [0, 2^b - 1]
+//                              symmetric   w = scale · (q - 2^(b-1)),  q in [1, 2^b - 1]  (levels ±(2^(b-1) - 1))
+// so a group's contribution to one output is  scale · Σ x_k q_k + offset · Σ x_k,  with offset = min (asymmetric)
+// or -scale · 2^(b-1) (symmetric): the kernels form Σ x_k q_k from the codes and Σ x_k once per input row.
+// Layout: row n, group g: codes packed LSB first, ceil(Gg · b / 8) bytes (Gg = G, or the shorter last group when G
+// does not divide K); groups of a row are contiguous, rows contiguous.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace bp::kern {
+
+struct WqFormat {
+  int bits = 4;            // 2, 3, 4, 8
+  int group = 64;          // inputs per group; 0 = the whole row (one group per output channel)
+  bool symmetric = false;
+};
+
+class WqMatrix {
+ public:
+  WqMatrix() = default;
+  // Round-to-nearest quantization of W[N][K] (row-major F32). Scales and minima are rounded to FP16 first and the
+  // codes computed against the rounded values, so dequantization reproduces exactly what was chosen.
+  WqMatrix(const float* w, int N, int K, WqFormat f);
+
+  int N() const { return N_; }
+  int K() const { return K_; }
+  const WqFormat& format() const { return f_; }
+  int group_size() const { return G_; }       // G (K for per-channel)
+  int groups() const { return groups_; }      // per row
+  int group_len(int g) const { return g + 1 < groups_ ? G_ : K_ - G_ * (groups_ - 1); }
+  size_t group_bytes(int g) const { return ((size_t)group_len(g) * f_.bits + 7) / 8; }
+  size_t row_bytes() const { return row_bytes_; }
+  const uint8_t* codes(int n, int g) const { return codes_.data() + (size_t)n * row_bytes_ + group_offset_[g]; }
+  uint16_t scale_bits(int n, int g) const { return scales_[(size_t)n * groups_ + g]; }
+  uint16_t min_bits(int n, int g) const { return f_.symmetric ? 0 : mins_[(size_t)n * groups_ + g]; }
+  float scale(int n, int g) const;
+  // The constant term per unit of Σx: min (asymmetric) or -scale · 2^(b-1) (symmetric).
+  float offset(int n, int g) const;
+  // Bytes held: codes + FP16 scales (+ FP16 minima). Exactly what the kernels read.
+  size_t bytes() const;
+  // One code, and one dequantized row W[n][0..K) as F32.
+  int code(int n, int k) const;
+  void dequantize_row(int n, float* row) const;
+
+ private:
+  int N_ = 0, K_ = 0, G_ = 0, groups_ = 0;
+  WqFormat f_;
+  size_t row_bytes_ = 0;
+  std::vector<size_t> group_offset_;
+  std::vector<uint8_t> codes_;
+  std::vector<uint16_t> scales_, mins_;
+};
+
+// Checks a format against a row length; returns an empty string when valid, else what is wrong.
+const char* wq_format_error(const WqFormat& f, int K);
+
+// Unpacks `len` codes of `bits` bits (LSB first) into q[0..len).
+void wq_unpack_codes(const uint8_t* src, int bits, int len, uint8_t* q);
+
+// Scalar reference, straight from the dequantization formula: y = x · dequant(W)ᵀ + bias, summed k = 0..K-1.
+void wq_gemm_ref(const float* x, int M, const WqMatrix& w, const float* bias, float* y);
+
+// The optimized product (SIMD per the active ISA, up to `threads` threads). Rows of y are independent of the thread
+// count; the summation order differs from the reference (compare with a tolerance).
+void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads);
+
+// Per-ISA dot products of one group: Σ x[k] · q[k] over k < len, q the group's unpacked codes.
+float wq_dot_codes_scalar(const float* x, const uint8_t* q, int len);
+float wq_dot_codes_avx2(const float* x, const uint8_t* q, int len);
+float wq_dot_codes_avx512(const float* x, const uint8_t* q, int len);
+
+}  // namespace bp::kern

@@ -1,0 +1,8 @@
+// avx512 instantiation of the weight-only quantized product's inner loop (wq_gemm_simd.h).
+#define BP_SIMD_NS avx512
+#include "kernels/cpu/wq_gemm_simd.h"
+#include "kernels/cpu/wq_gemm.h"
+
+namespace bp::kern {
+float wq_dot_codes_avx512(const float* x, const uint8_t* q, int len) { return avx512::dot_codes_impl(x, q, len); }
+}  // namespace bp::kern
