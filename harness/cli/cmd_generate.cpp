@@ -110,10 +110,11 @@ int cmd_generate(const std::vector<std::string>& args) {
   std::printf("%s%s\n", prompt.c_str(), m->tokenizer().decode(out).c_str());
   std::fprintf(stderr,
                "\n[%s, %s weights, method %s %s, %s, %d threads] load %.2f s | prompt %zu tokens: %.1f tok/s | "
-               "generated %zu tokens: %.1f tok/s | KV cache %zu bytes\n",
+               "generated %zu tokens: %.1f tok/s | KV cache %zu bytes held, %zu allocated\n",
                m->file_info().path.c_str(), m->weight_format().c_str(), method.c_str(), p.canonical_text().c_str(),
                s.device_name().c_str(), threads, load_s, ids.size(), ids.size() / prefill_s, out.size(),
-               out.size() > 1 && decode_s > 0 ? (out.size() - 1) / decode_s : 0.0, s.kv_bytes().total());
+               out.size() > 1 && decode_s > 0 ? (out.size() - 1) / decode_s : 0.0, s.kv_bytes().total(),
+               s.kv_bytes_allocated());
   return 0;
 }
 
