@@ -1,6 +1,6 @@
 // `latency`: efficiency of a configuration, measured for every configuration of a run: prefill latency and
 // throughput at each context length, per-token decode latency after it, the KV cache's bytes from its own
-// accounting (with the breakdown) and the compression ratio against the fp16 cache at the same length, weight
+// accounting (kv_bytes: the state held, with the breakdown; kv_bytes_allocated: its buffers' capacities) and the compression ratio against the fp16 cache at the same length, weight
 // bytes, scratch bytes and peak RSS. On a device session also the device-timeline times of the same calls (CUDA
 // events: prefill_device_ms, decode_device_ms_median; the wall-clock metrics include the logits copy and the
 // launches) and the peak device memory. Every repetition is stored; the core computes the summaries.
@@ -32,8 +32,10 @@ double ms_since(Clock::time_point t0) {
 struct Measurement {
   double prefill_ms = 0;
   std::vector<double> decode_ms;  // one per decoded token
-  rt::KvBytes kv_at_context;      // right after the prefill of the L prompt tokens
+  rt::KvBytes kv_at_context;      // right after the prefill of the L prompt tokens: bytes of the state held
   size_t kv_after_decode = 0;
+  // Bytes the cache's storage has allocated (buffer capacities) at the same two moments.
+  size_t kv_allocated_at_context = 0, kv_allocated_after_decode = 0;
   size_t device_peak = 0;  // a device session's peak device memory (0 on the CPU or when not measurable)
   // Device-timeline times (CUDA events) of the prefill and of each decode step; empty/negative on the CPU.
   double prefill_device_ms = -1.0;
@@ -52,6 +54,7 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
   m.prefill_ms = ms_since(t0);
   m.prefill_device_ms = s->last_device_ms();
   m.kv_at_context = s->kv_bytes();
+  m.kv_allocated_at_context = s->kv_bytes_allocated();
   int32_t next = argmax(logits, V);
   m.decode_ms.reserve(decode_tokens);
   for (int i = 0; i < decode_tokens; ++i) {
@@ -62,6 +65,7 @@ Measurement measure(TaskContext& ctx, const std::vector<int32_t>& prompt, int de
     if (s->last_device_ms() >= 0) m.decode_device_ms.push_back(s->last_device_ms());
   }
   m.kv_after_decode = s->kv_bytes().total();
+  m.kv_allocated_after_decode = s->kv_bytes_allocated();
   m.scratch_bytes = s->scratch_bytes();
   if (s->on_device()) m.device_peak = s->device_session()->peak_device_bytes();
   return m;
@@ -139,6 +143,10 @@ class LatencyTask : public Task {
           ctx.sink->metric("kv_bytes_part", it.value().get<double>(), "bytes", 0,
                            {{"context", L}, {"part", it.key()}});
       ctx.sink->metric("kv_bytes_after_decode", (double)first.kv_after_decode, "bytes", 0, lab);
+      // Beside the held bytes: what the cache's buffers have allocated (capacities), after the prefill and after
+      // the decode steps.
+      ctx.sink->metric("kv_bytes_allocated", (double)first.kv_allocated_at_context, "bytes", 0, lab);
+      ctx.sink->metric("kv_bytes_allocated_after_decode", (double)first.kv_allocated_after_decode, "bytes", 0, lab);
       ctx.sink->metric("scratch_bytes", (double)first.scratch_bytes, "bytes", 0, lab);
       if (first.device_peak > 0) ctx.sink->metric("device_peak_bytes", (double)first.device_peak, "bytes", 0, lab);
       const size_t ref_kv = reference_kv_bytes(ctx, ref_model, prompt, L, self_is_reference ? &kv : nullptr);
@@ -206,7 +214,8 @@ BENCH_REGISTER_TASK(latency) {
                {"kv_bytes_part", "bytes"},     {"kv_bytes_after_decode", "bytes"}, {"scratch_bytes", "bytes"},
                {"kv_bytes_fp16", "bytes"},     {"kv_ratio", "x"},              {"weight_bytes", "bytes"},
                {"threads", "count"},           {"peak_rss_bytes", "bytes"},    {"device_peak_bytes", "bytes"},
-               {"prefill_device_ms", "ms"},    {"decode_device_ms_median", "ms"}};
+               {"prefill_device_ms", "ms"},    {"decode_device_ms_median", "ms"},
+               {"kv_bytes_allocated", "bytes"}, {"kv_bytes_allocated_after_decode", "bytes"}};
   t.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
     const std::vector<long long> c = p.get_int_list("contexts");
     for (size_t i = 0; i < c.size(); ++i)

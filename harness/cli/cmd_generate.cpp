@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/core/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/core/param_cli.h"
 #include "harness/core/registry.h"
 #include "harness/core/session_factory.h"
+#include "harness/core/suite.h"
 #include "harness/runtime/model.h"
 
 namespace bp::cli {
@@ -24,6 +26,9 @@ const char* kUsage =
     "Prints the greedy continuation of TEXT and the prefill and decode speed. --method selects a KV-cache method\n"
     "(default fp16, see `bench list methods`), --param sets its parameters. --chat wraps the prompt in the model's\n"
     "ChatML turn markers (SmolLM2-Instruct style).\n";
+
+// Tokens generated at most: far beyond the context of any model the harness runs.
+constexpr long long kMaxGenerateTokens = 1 << 20;
 
 std::string resolve_model(const std::string& m) {
   if (const ModelEntry* e = find_model_entry(m)) return model_cache_path(*e);
@@ -46,10 +51,12 @@ int cmd_generate(const std::vector<std::string>& args) {
       return 0;
     } else if (a == "--model") model = value();
     else if (a == "--prompt") prompt = value();
-    else if (a == "-n") n = std::stoi(value());
+    // Integers go through parse_int_arg like every other command's: "-n abc" is a usage error (exit code 2) naming
+    // the option, where std::stoi threw a bare std::invalid_argument ("stoi", exit code 1).
+    else if (a == "-n") n = (int)parse_int_arg("-n", value(), 0, kMaxGenerateTokens);
     else if (a == "--method") method = value();
     else if (a == "--param") params.push_back(value());
-    else if (a == "--threads") threads = std::stoi(value());
+    else if (a == "--threads") threads = (int)parse_int_arg("--threads", value(), 1, kMaxThreads);
     else if (a == "--storage") storage = value();
     else if (a == "--device") device = value();
     else if (a == "--chat") chat = true;
@@ -103,10 +110,11 @@ int cmd_generate(const std::vector<std::string>& args) {
   std::printf("%s%s\n", prompt.c_str(), m->tokenizer().decode(out).c_str());
   std::fprintf(stderr,
                "\n[%s, %s weights, method %s %s, %s, %d threads] load %.2f s | prompt %zu tokens: %.1f tok/s | "
-               "generated %zu tokens: %.1f tok/s | KV cache %zu bytes\n",
+               "generated %zu tokens: %.1f tok/s | KV cache %zu bytes held, %zu allocated\n",
                m->file_info().path.c_str(), m->weight_format().c_str(), method.c_str(), p.canonical_text().c_str(),
                s.device_name().c_str(), threads, load_s, ids.size(), ids.size() / prefill_s, out.size(),
-               out.size() > 1 && decode_s > 0 ? (out.size() - 1) / decode_s : 0.0, s.kv_bytes().total());
+               out.size() > 1 && decode_s > 0 ? (out.size() - 1) / decode_s : 0.0, s.kv_bytes().total(),
+               s.kv_bytes_allocated());
   return 0;
 }
 

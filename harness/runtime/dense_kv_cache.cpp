@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_f32.h"
 #include "kernels/cpu/fp16_convert.h"
@@ -22,10 +23,17 @@ KvBytes DenseKvCache::bytes() const {
   return b;
 }
 
+size_t DenseKvCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const auto& x : k_) b += kern::allocated_bytes(x);
+  for (const auto& x : v_) b += kern::allocated_bytes(x);
+  return b;
+}
+
 void DenseKvCache::reset() {
   std::fill(len_.begin(), len_.end(), 0);
-  for (auto& x : k_) x.clear();
-  for (auto& x : v_) x.clear();
+  for (auto& x : k_) kern::clear_and_release(x);
+  for (auto& x : v_) kern::clear_and_release(x);
 }
 
 const float* DenseKvCache::rows_f32(const std::vector<uint8_t>& buf, int64_t t0, int64_t t1,
@@ -95,8 +103,10 @@ void DenseKvCache::store(const StoreBatch& s) {
     auto& kb = kbuf(s.layer, h);
     auto& vb = vbuf(s.layer, h);
     const size_t old = kb.size();
-    kb.resize(old + (size_t)s.n * D * elem());
-    vb.resize(old + (size_t)s.n * D * elem());
+    // Bounded growth (kernels/common/buffer_capacity.h) in quanta of 16 tokens: no 2x vector slack.
+    const size_t quantum = (size_t)16 * D * elem();
+    kern::resize_bounded(kb, old + (size_t)s.n * D * elem(), quantum);
+    kern::resize_bounded(vb, old + (size_t)s.n * D * elem(), quantum);
     for (int i = 0; i < s.n; ++i) {
       const float* k = s.k + ((size_t)i * Hkv + h) * D;
       const float* v = s.v + ((size_t)i * Hkv + h) * D;

@@ -13,7 +13,10 @@ enum class DenseKvType { F32, F16 };
 class DenseKvCache : public KvCacheBase {
  public:
   DenseKvCache(const KvGeometry& g, DenseKvType type);
+  // bytes(): the held keys and values (2 sides · tokens · D · elem per (layer, KV head)); bytes_allocated(): their
+  // buffers' capacities.
   KvBytes bytes() const override;
+  size_t bytes_allocated() const override;
   void reset() override;
   DenseKvType type() const { return type_; }
 

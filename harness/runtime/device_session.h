@@ -43,7 +43,13 @@ class DeviceKvCache {
  public:
   virtual ~DeviceKvCache() = default;
   virtual void attend(DeviceAttnBatch& b) = 0;
+  // Bytes of the state held (KvBytes, as the CPU cache counts them): `kv_bytes`.
   virtual KvBytes bytes() const = 0;
+  // Bytes ALLOCATED by the cache's storage: the sizes of the device buffers holding keys, values, codes, stats and
+  // FP16 windows (whatever part is in use), plus host side data (positions, scores, classes): `kv_bytes_allocated`.
+  // Not counted: per-call working buffers (attention and observation scratch, F32 rows being quantized or
+  // gathered), sized by the largest call and reused, which show in the session's device_peak_bytes.
+  virtual size_t bytes_allocated() const = 0;
   virtual int64_t tokens(int layer, int kv_head) const = 0;
   virtual void reset() = 0;
   virtual nlohmann::json stats() const { return nlohmann::json::object(); }
@@ -57,6 +63,7 @@ class DeviceSession {
   virtual void run(std::span<const int32_t> tokens, int64_t n_past, Phase phase, Logits which,
                    std::vector<float>& logits) = 0;
   virtual KvBytes kv_bytes() const = 0;
+  virtual size_t kv_bytes_allocated() const = 0;  // DeviceKvCache::bytes_allocated()
   virtual nlohmann::json kv_stats() const = 0;
   virtual void reset() = 0;
   virtual std::string device_name() const = 0;

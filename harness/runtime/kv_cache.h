@@ -31,7 +31,10 @@ struct KvGeometry {
   int group() const { return n_q_heads / n_kv_heads; }
 };
 
-// What the cache really holds, by category, in bytes, counted where it is allocated at its real dtype.
+// The bytes of the state the cache HOLDS, by category, at each buffer's real dtype: what the held tokens (and their
+// side data) need, as if every buffer were sized exactly — not what the buffers have allocated (see
+// KvCache::bytes_allocated()). Where the storage format itself allocates in whole units (64-token key tiles of the
+// packed layouts), the padding of the last unit is counted.
 struct KvBytes {
   size_t payload = 0;   // packed codes or full-precision K/V of the compressed part
   size_t scales = 0;    // quantization scales (and per-channel normalisers)
@@ -72,8 +75,15 @@ class KvCache {
   // Computes attention for the batch's queries over every token the cache holds for this layer plus the batch's
   // own tokens (causally), writes b.out, then takes the batch's keys and values into its storage.
   virtual void attend(AttnBatch& b) = 0;
-  // Bytes held right now.
+  // Bytes of the state held right now (KvBytes above): `kv_bytes` in the results.
   virtual KvBytes bytes() const = 0;
+  // Bytes ALLOCATED right now by the cache's storage: the real capacity of every buffer whose size depends on the
+  // tokens (std::vector capacities of keys, values, codes, scales, minima, FP16 windows, positions, scores,
+  // observations kept between calls), whatever part of it is in use: `kv_bytes_allocated` in the results. Not
+  // counted: the fixed bookkeeping a cache allocates at construction (the cache object, per-layer/head tables of
+  // buffer headers and counters), whose size does not depend on the tokens. >= bytes().total() in normal use;
+  // caches keep the two close (kernels/common/buffer_capacity.h). tests/alloc checks it against the heap.
+  virtual size_t bytes_allocated() const = 0;
   // Tokens held for (layer, kv_head) after the last attend (after eviction or merging).
   virtual int64_t tokens(int layer, int kv_head) const = 0;
   // Forget everything (a new sequence).

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/common/softmax_math.h"
 #include "kernels/cpu/attention_f32.h"
 #include "kernels/cpu/attention_probs.h"
@@ -135,6 +136,12 @@ void KvCacheBase::attend(AttnBatch& b) {
   s.v = b.v;
   // When keys are stored unrotated, b.k must still hold the caller's unrotated keys: it was never modified.
   store(s);
+  // The call's scratch (rotated queries and keys, row statistics: as large as a whole prompt after a prefill) is
+  // freed here, so that between calls the cache holds only its storage (bytes_allocated() counts storage only).
+  kern::clear_and_release(q_rot_);
+  kern::clear_and_release(k_rot_);
+  kern::clear_and_release(row_max_);
+  kern::clear_and_release(row_sum_);
 }
 
 // Sparse prefill (TokenSelector): only the selected new tokens take part as keys; queries are either the selected

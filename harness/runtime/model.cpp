@@ -252,6 +252,9 @@ const KvCache& Session::cache() const {
   return *cache_;
 }
 KvBytes Session::kv_bytes() const { return device_ ? device_->kv_bytes() : cache_->bytes(); }
+size_t Session::kv_bytes_allocated() const {
+  return device_ ? device_->kv_bytes_allocated() : cache_->bytes_allocated();
+}
 nlohmann::json Session::kv_stats() const { return device_ ? device_->kv_stats() : cache_->stats(); }
 std::string Session::device_name() const { return device_ ? device_->device_name() : "cpu"; }
 double Session::last_device_ms() const { return device_ ? device_->last_run_ms() : -1.0; }

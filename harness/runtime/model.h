@@ -99,8 +99,12 @@ class Session {
   // The CPU KV cache (throws std::logic_error for a device session: use kv_bytes()/kv_stats()).
   KvCache& cache();
   const KvCache& cache() const;
-  // What the cache holds right now, on whichever device runs the session.
+  // Bytes of the state the cache holds right now (KvBytes: what the held tokens need), on whichever device runs the
+  // session.
   KvBytes kv_bytes() const;
+  // Bytes the cache's storage has ALLOCATED right now (KvCache::bytes_allocated / DeviceKvCache::bytes_allocated):
+  // buffer capacities, whatever part is in use.
+  size_t kv_bytes_allocated() const;
   nlohmann::json kv_stats() const;
   // "cpu" or the device's name.
   std::string device_name() const;

@@ -1,4 +1,6 @@
 #include "kernels/cpu/kv_quant.h"
+
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cpu/isa.h"
 
 #include <algorithm>
@@ -311,17 +313,21 @@ KvStore::KvStore(const KvLayout& layout) : layout_(layout) { require_layout(layo
 void KvStore::resize(int64_t tokens) {
   if (tokens < 0) throw std::invalid_argument("KvStore::resize: negative token count");
   const KvStoreBytes b = kv_store_bytes(layout_, tokens);
-  codes_.resize(b.codes);
-  scales_.resize(b.scales / 2);
-  mins_.resize(b.mins / 2);
+  // Bounded growth and shrink (kernels/common/buffer_capacity.h): the capacity stays within 1/8 (plus one quantum)
+  // of what the tokens need, instead of std::vector's 2x, and drops after a compaction. Quantum: one key tile, or
+  // 16 value rows (and the stats of that many tokens).
+  const KvStoreBytes q = kv_store_bytes(layout_, layout_.role == KvRole::Keys ? kKeyTile : 16);
+  resize_bounded(codes_, b.codes, q.codes);
+  resize_bounded(scales_, b.scales / 2, q.scales / 2);
+  resize_bounded(mins_, b.mins / 2, q.mins / 2);
   tokens_ = tokens;
 }
 
 void KvStore::reserve(int64_t tokens) {
   const KvStoreBytes b = kv_store_bytes(layout_, tokens);
-  codes_.reserve(b.codes);
-  scales_.reserve(b.scales / 2);
-  mins_.reserve(b.mins / 2);
+  if (b.codes > codes_.capacity()) set_capacity(codes_, b.codes);
+  if (b.scales / 2 > scales_.capacity()) set_capacity(scales_, b.scales / 2);
+  if (b.mins / 2 > mins_.capacity()) set_capacity(mins_, b.mins / 2);
 }
 
 PackedKv KvStore::view(const uint16_t* norms) const {

@@ -44,7 +44,9 @@ class KvStore {
   void clear() { resize(0); }
   PackedKv view(const uint16_t* norms = nullptr) const;
   PackedKvMut mut(uint16_t* norms = nullptr);
-  KvStoreBytes bytes() const;  // allocated bytes (vector capacities)
+  // ALLOCATED bytes (vector capacities), not the bytes the held tokens need (that is kv_store_bytes(layout(),
+  // tokens())). resize()/reserve() keep the two close (kernels/common/buffer_capacity.h).
+  KvStoreBytes bytes() const;
 
  private:
   KvLayout layout_;
@@ -83,7 +85,7 @@ class MixedKvStore {
   // puts token t in the high class. Replaces what was held (ZipCache re-compresses the whole cache).
   void quantize(const float* k, const float* v, int64_t stride, int64_t T, const uint8_t* high);
   MixedKv view() const;
-  MixedKvBytes bytes() const;
+  MixedKvBytes bytes() const;  // ALLOCATED bytes (capacities of the stores, the mask and the normalizer)
   const KvStore& store(bool keys, bool high) const;
 
  private:

@@ -3,8 +3,10 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace bp::kern {
@@ -37,6 +39,22 @@ struct ThreadPool::Impl {
   Call call = nullptr;
   void* ctx = nullptr;
   int nthreads = 0;
+  // The first exception thrown by any tid of the current job (worker or caller), rethrown to the caller of run()
+  // once every worker has finished the job. A worker must never let an exception escape (std::terminate), and the
+  // caller must not leave run() while workers still read the job's ctx (it lives on the caller's stack).
+  std::mutex error_mu;
+  std::exception_ptr error;
+
+  void run_tid(int tid) {
+    t_in_job = true;
+    try {
+      call(ctx, tid, nthreads);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+    }
+    t_in_job = false;
+  }
 
   // `seen` starts at the generation current when the worker was created (before the job it joins is published).
   void worker(int tid, uint64_t seen) {
@@ -46,11 +64,7 @@ struct ThreadPool::Impl {
       }
       seen = generation.load(std::memory_order_acquire);
       if (stop.load(std::memory_order_acquire)) return;
-      if (tid < nthreads) {
-        t_in_job = true;
-        call(ctx, tid, nthreads);
-        t_in_job = false;
-      }
+      if (tid < nthreads) run_tid(tid);
       if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) pending.notify_one();
     }
   }
@@ -88,16 +102,17 @@ void ThreadPool::run_impl(int nthreads, Call call, void* ctx) {
   I.call = call;
   I.ctx = ctx;
   I.nthreads = nthreads;
+  I.error = nullptr;
   I.pending.store((int)I.workers.size(), std::memory_order_release);
   I.generation.fetch_add(1, std::memory_order_acq_rel);
   I.generation.notify_all();
-  t_in_job = true;
-  call(ctx, 0, nthreads);
-  t_in_job = false;
+  I.run_tid(0);
   if (!spin_until([&] { return I.pending.load(std::memory_order_acquire) == 0; }, kSpin)) {
     for (int p = I.pending.load(std::memory_order_acquire); p != 0; p = I.pending.load(std::memory_order_acquire))
       I.pending.wait(p, std::memory_order_acquire);
   }
+  // Every worker is done with the job: the pool is ready for the next one whether or not this one threw.
+  if (I.error) std::rethrow_exception(std::exchange(I.error, nullptr));
 }
 
 }  // namespace bp::kern

@@ -20,6 +20,9 @@ class ThreadPool {
 
   // Calls fn(tid, nthreads) for tid in [0, nthreads) concurrently; the caller runs tid 0 and returns when all are
   // done. A call from inside a pool job runs every tid inline on the calling thread (no nested parallelism).
+  // Exceptions: when fn throws on any thread (a worker or the caller), run() still waits for every tid to finish,
+  // then rethrows the first exception caught to its caller; the other tids run to completion (or their own throw,
+  // which is dropped). The pool stays usable afterwards. parallel_chunks/parallel_dynamic inherit this contract.
   template <class F>
   void run(int nthreads, F&& fn) {
     using Fn = std::remove_reference_t<F>;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "harness/runtime/kv/keep_tokens.h"
+#include "kernels/common/buffer_capacity.h"
 
 namespace bp::methods::h2o {
 
@@ -108,6 +109,9 @@ void H2oCache::store(const rt::StoreBatch& s) {
     hd.score = rt::kv::remap_side(src, hd.score, obs.data() + S);
     arrived_ += n;
     evicted_ += S + n - (int64_t)src.size();
+    // This call's column sums are used up: free them (stored + new floats per head) rather than hold them to the
+    // next call.
+    kern::clear_and_release(observed_[(size_t)h]);
   }
 }
 
@@ -120,10 +124,17 @@ rt::KvBytes H2oCache::bytes() const {
   return b;
 }
 
+size_t H2oCache::bytes_allocated() const {
+  size_t b = grid_.allocated();
+  for (const Head& h : heads_) b += kern::allocated_bytes(h.score) + kern::allocated_bytes(h.pos);
+  for (const auto& o : observed_) b += kern::allocated_bytes(o);
+  return b;
+}
+
 void H2oCache::reset() {
   TokenStoreCache::reset();
   for (Head& h : heads_) h = Head{};
-  for (auto& o : observed_) o.clear();
+  for (auto& o : observed_) kern::clear_and_release(o);
   std::fill(prompt_.begin(), prompt_.end(), 0);
   arrived_ = evicted_ = 0;
 }

@@ -73,6 +73,9 @@ class H2oCache : public rt::kv::TokenStoreCache {
  public:
   H2oCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c);
   rt::KvBytes bytes() const override;
+  // The stores' capacities plus those of the positions and accumulated scores (rebuilt at their exact size every
+  // call) and of any observation still held.
+  size_t bytes_allocated() const override;
   void reset() override;
   nlohmann::json stats() const override;
 

@@ -42,6 +42,12 @@ rt::KvBytes DeviceH2oCache::bytes() const {
   return b;
 }
 
+size_t DeviceH2oCache::bytes_allocated() const {
+  size_t b = DeviceEvictingKvCache::bytes_allocated();
+  for (const H2oTokens& t : heads_) b += t.score.capacity() * sizeof(float) + t.pos.capacity() * sizeof(int32_t);
+  return b;
+}
+
 void DeviceH2oCache::reset() {
   DeviceEvictingKvCache::reset();
   for (H2oTokens& t : heads_) t = H2oTokens{};

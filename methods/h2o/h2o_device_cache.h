@@ -16,6 +16,7 @@ class DeviceH2oCache : public rt::cuda::DeviceEvictingKvCache {
  public:
   DeviceH2oCache(const rt::DeviceGeometry& g, const Config& c);
   rt::KvBytes bytes() const override;
+  size_t bytes_allocated() const override;  // the rows' device buffers plus the host positions and scores
   void reset() override;
   nlohmann::json stats() const override;  // the CPU cache's keys
 

@@ -106,6 +106,12 @@ void SnapKvCache::store(const rt::StoreBatch& s) {
   }
 }
 
+size_t SnapKvCache::bytes_allocated() const {
+  size_t b = grid_.allocated();
+  for (const auto& v : votes_) b += v.capacity() * sizeof(float);
+  return b;
+}
+
 void SnapKvCache::reset() {
   TokenStoreCache::reset();
   for (auto& v : votes_) std::vector<float>().swap(v);

@@ -60,6 +60,8 @@ class SnapKvCache : public rt::kv::TokenStoreCache {
  public:
   SnapKvCache(const rt::KvGeometry& g, const rt::kv::TokenFormat& format, const Config& c);
   void reset() override;
+  // The stores' capacities plus any votes held (only between a prefill call's observation and its selection).
+  size_t bytes_allocated() const override;
   nlohmann::json stats() const override;
   // Capacity for a prefill whose total (stored + new) is L.
   int64_t capacity(int64_t L) const;

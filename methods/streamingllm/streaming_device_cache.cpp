@@ -3,6 +3,7 @@
 #if defined(BENCH_HAVE_CUDA)
 #include <algorithm>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cuda/kv_cuda.h"
 #include "kernels/cuda/model_ops.h"
 
@@ -16,6 +17,12 @@ DeviceStreamingCache::DeviceStreamingCache(const rt::DeviceGeometry& g, const Co
 rt::KvBytes DeviceStreamingCache::bytes() const {
   rt::KvBytes b;
   for (int l = 0; l < g_.n_layers; ++l) b.payload += (size_t)len_[l] * g_.n_kv_heads * g_.head_dim * 2 * 2;
+  return b;
+}
+
+size_t DeviceStreamingCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const Slots& s : slots_) b += s.k.size() + s.v.size();
   return b;
 }
 
@@ -75,7 +82,8 @@ void DeviceStreamingCache::attend_stored(int layer, int kv_head, const float* q,
 void DeviceStreamingCache::reserve(Slots& s, int64_t rows, int64_t keep, void* stream) {
   if (rows <= s.cap) return;
   const int64_t limit = cfg_.sinks + cfg_.window;
-  const int64_t cap = std::min(limit, std::max<int64_t>(rows, std::max<int64_t>(256, s.cap * 2)));
+  // Bounded growth (kernels/common/buffer_capacity.h), never beyond sinks + window.
+  const int64_t cap = std::min(limit, (int64_t)kern::grown_capacity((size_t)s.cap, (size_t)rows, 16));
   const size_t row = (size_t)g_.head_dim * 2;
   kc::DeviceBuffer k(cap * row), v(cap * row);
   if (keep > 0) {

@@ -17,6 +17,7 @@ class DeviceStreamingCache : public rt::cuda::DeviceKvCacheBase {
  public:
   DeviceStreamingCache(const rt::DeviceGeometry& g, const Config& c);
   rt::KvBytes bytes() const override;
+  size_t bytes_allocated() const override;  // the slots' device buffers (the F32 scratch is working memory)
   void reset() override;
   nlohmann::json stats() const override;  // the CPU cache's keys
 

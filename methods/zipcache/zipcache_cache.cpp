@@ -8,6 +8,7 @@
 
 #include "harness/runtime/kv/partial.h"
 #include "harness/runtime/kv/rows_attention.h"
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cpu/packed_attention.h"
 
 namespace bp::methods::zipcache {
@@ -145,13 +146,21 @@ rt::KvBytes ZipCache::bytes() const {
   return b;
 }
 
+size_t ZipCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const Head& h : heads_)
+    b += h.mixed.bytes().total() + h.bk.allocated() + h.bv.allocated() + kern::allocated_bytes(h.raw) +
+         kern::allocated_bytes(h.rows);
+  return b;
+}
+
 void ZipCache::reset() {
   for (Head& h : heads_) {
     h.mixed = kern::MixedKvStore(g_.head_dim, cfg_.bits_high, cfg_.bits_low, cfg_.value_group);
     h.bk.clear();
     h.bv.clear();
-    h.raw.clear();
-    h.rows.clear();
+    kern::clear_and_release(h.raw);
+    kern::clear_and_release(h.rows);
   }
   recompressions_ = prefill_compressions_ = 0;
 }
@@ -259,10 +268,11 @@ void ZipCache::rebuild(Head& hd, const rt::StoreBatch& s, int h, const std::vect
     std::copy_n(s.v + ((size_t)i * Hkv + h) * D, D, V.data() + (C + B + i) * D);
   }
   hd.mixed.quantize(K.data(), V.data(), D, T, high.data());
+  // The buffer and the observation are used up: freed, not kept as capacity until the next rebuild.
   hd.bk.clear();
   hd.bv.clear();
-  hd.raw.clear();
-  hd.rows.clear();
+  kern::clear_and_release(hd.raw);
+  kern::clear_and_release(hd.rows);
 }
 
 void ZipCache::store(const rt::StoreBatch& s) {

@@ -94,6 +94,9 @@ class ZipCache : public rt::KvCacheBase {
  public:
   ZipCache(const rt::KvGeometry& g, const Config& c);
   rt::KvBytes bytes() const override;
+  // The mixed stores' capacities (codes, stats, the class bitmap, the value normalizer), the FP16 decode buffer's,
+  // and the observation (column sums, probe rows) while it is held between on_attention() and the rebuild.
+  size_t bytes_allocated() const override;
   void reset() override;
   nlohmann::json stats() const override;
 

@@ -51,6 +51,14 @@ rt::KvBytes DeviceZipCache::bytes() const {
   return b;
 }
 
+size_t DeviceZipCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const Head& h : heads_)
+    b += h.k_hi.allocated() + h.v_hi.allocated() + h.k_lo.allocated() + h.v_lo.allocated() + h.norms.size() +
+         h.bk.allocated() + h.bv.allocated() + h.high.capacity();
+  return b;
+}
+
 void DeviceZipCache::reset() {
   for (Head& h : heads_) {
     h.bk.clear();

@@ -25,6 +25,9 @@ class DeviceZipCache : public rt::cuda::DeviceKvCacheBase {
  public:
   DeviceZipCache(const rt::DeviceGeometry& g, const Config& c);
   rt::KvBytes bytes() const override;
+  // The four packed stores', the normalizer's and the FP16 buffer's device buffers plus the host class list (the
+  // F32 rebuild scratch is working memory, not counted).
+  size_t bytes_allocated() const override;
   void reset() override;
   nlohmann::json stats() const override;  // the CPU cache's keys
 

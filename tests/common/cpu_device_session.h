@@ -24,6 +24,7 @@ class CpuDeviceSession : public rt::DeviceSession {
     if (l) std::copy_n(l, logits.size(), logits.begin());
   }
   rt::KvBytes kv_bytes() const override { return inner_->kv_bytes(); }
+  size_t kv_bytes_allocated() const override { return inner_->kv_bytes_allocated(); }
   nlohmann::json kv_stats() const override { return inner_->kv_stats(); }
   void reset() override { inner_->reset(); }
   std::string device_name() const override { return "cpu-as-device"; }

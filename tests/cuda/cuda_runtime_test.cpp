@@ -17,6 +17,7 @@
 #include "kernels/cuda/kv_cuda.h"
 #include "kernels/cuda/model_ops.h"
 #include "tests/common/test_env.h"
+#include "tests/cuda/cuda_test_util.h"
 
 namespace bp::rt {
 namespace {
@@ -56,7 +57,7 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(CudaOps, RmsNormAndSwigluMatchCpu) {
-  SKIP_WITHOUT_GPU();
+  BP_REQUIRE_GPU();  // kernel parity: skipped under the emulation (its rmsnorm/swiglu are the CPU math)
   const int n = 7, d = 576;
   auto x = randn((size_t)n * d, 1), w = randn(d, 2), u = randn((size_t)n * d, 3);
   std::vector<float> ref((size_t)n * d);
@@ -72,7 +73,7 @@ TEST(CudaOps, RmsNormAndSwigluMatchCpu) {
 }
 
 TEST(CudaOps, AttentionOverF16CacheMatchesCpu) {
-  SKIP_WITHOUT_GPU();
+  BP_REQUIRE_GPU();  // kernel parity: the emulated attention_partial_f16 is attention_partial_f16_ref
   for (int T : {1, 37, 1000}) {
     const int m = 3, D = 64;
     auto q = randn((size_t)m * D, 4, 0.2f), k = randn((size_t)T * D, 5), v = randn((size_t)T * D, 6);

@@ -37,6 +37,12 @@ TEST(Latency, SmallRunWithFp16) {
     EXPECT_EQ(parts, 23040.0 * L);
     EXPECT_EQ(r.metric("kv_bytes_part", {{"context", L}, {"part", "payload"}}), 23040.0 * L);
     EXPECT_EQ(r.metric("kv_bytes_after_decode", lab), 23040.0 * (L + 4));
+    // Allocated beside held: at least what is held, with no 2x growth slack (bounded growth in 16-token quanta).
+    for (const auto& [alloc, held] : {std::pair{"kv_bytes_allocated", 23040.0 * L},
+                                      std::pair{"kv_bytes_allocated_after_decode", 23040.0 * (L + 4)}}) {
+      EXPECT_GE(r.metric(alloc, lab), held) << alloc << " at " << L;
+      EXPECT_LE(r.metric(alloc, lab), 1.3 * held) << alloc << " at " << L;
+    }
     EXPECT_EQ(r.metric("kv_ratio", lab), 1.0);
   }
   EXPECT_EQ(r.count("prefill_ms"), 4u);

@@ -1,5 +1,6 @@
 // Replays every input the fuzzers ever found crashing or hanging (tests/data/fuzz-regressions/<target>/) through the
 // same code the fuzz targets run (tests/fuzz/fuzz_entry.h): each must end in success or a clean bp::InputError.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,11 +16,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Returns the number of inputs replayed. A missing or empty folder is a failure, not a silent pass: a moved or
+// emptied folder would otherwise turn every replay into a test that cannot fail.
 template <typename Fn>
 int replay_dir(const std::string& target, Fn fn) {
   const fs::path dir = fs::path(bp::test::source_dir()) / "tests/data/fuzz-regressions" / target;
   int n = 0;
-  if (!fs::exists(dir)) return 0;
+  if (!fs::is_directory(dir)) {
+    ADD_FAILURE() << "regression folder missing: " << dir.string();
+    return 0;
+  }
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file() || e.path().filename().string().front() == '.') continue;
     SCOPED_TRACE(e.path().string());
@@ -35,6 +41,7 @@ int replay_dir(const std::string& target, Fn fn) {
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
     ++n;
   }
+  if (n == 0) ADD_FAILURE() << "regression folder holds no input: " << dir.string();
   return n;
 }
 
@@ -43,9 +50,16 @@ TEST(IoFuzzRegressions, Gguf) {
   EXPECT_GE(replay_dir("gguf", fuzz::gguf_input), 1);
 }
 
-TEST(IoFuzzRegressions, Safetensors) { replay_dir("safetensors", fuzz::safetensors_input); }
+// Besides what the fuzzers saved, these folders hold hand-made malformed inputs (handmade-*: lengths and offsets past
+// the end, a non-object config, out-of-range sizes), so each replay has something to replay.
+TEST(IoFuzzRegressions, Safetensors) { EXPECT_GE(replay_dir("safetensors", fuzz::safetensors_input), 1); }
 
-TEST(IoFuzzRegressions, HfConfig) { replay_dir("hf_config", fuzz::hf_config_input); }
+TEST(IoFuzzRegressions, HfConfig) { EXPECT_GE(replay_dir("hf_config", fuzz::hf_config_input), 1); }
+
+// Negative control: the replay of a folder that is not there fails (instead of passing with nothing replayed).
+TEST(IoFuzzRegressions, MissingFolderFails) {
+  EXPECT_NONFATAL_FAILURE(replay_dir("no-such-target", fuzz::hf_config_input), "regression folder missing");
+}
 
 // The seed corpora are valid inputs: the entry points must accept the model-shaped ones.
 TEST(IoFuzzRegressions, SeedsAreAccepted) {

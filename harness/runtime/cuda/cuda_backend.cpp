@@ -202,6 +202,7 @@ class CudaSession : public DeviceSession {
   }
 
   KvBytes kv_bytes() const override { return cache_->bytes(); }
+  size_t kv_bytes_allocated() const override { return cache_->bytes_allocated(); }
   nlohmann::json kv_stats() const override { return cache_->stats(); }
   void reset() override { cache_->reset(); }
   std::string device_name() const override { return "cuda"; }

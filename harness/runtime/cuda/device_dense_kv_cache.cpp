@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cuda/model_ops.h"
 
 namespace bp::rt::cuda {
@@ -14,6 +15,12 @@ DeviceDenseKvCache::DeviceDenseKvCache(const DeviceGeometry& g)
 KvBytes DeviceDenseKvCache::bytes() const {
   KvBytes b;
   for (int l = 0; l < g_.n_layers; ++l) b.payload += (size_t)len_[l] * g_.n_kv_heads * g_.head_dim * 2 * 2;
+  return b;
+}
+
+size_t DeviceDenseKvCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const Slot& s : slots_) b += s.k.size() + s.v.size();
   return b;
 }
 
@@ -32,8 +39,9 @@ void DeviceDenseKvCache::store(int layer, const float* k, const float* v, int n,
   for (int h = 0; h < Hkv; ++h) {
     Slot& s = slot(layer, h);
     if (need > s.cap) {
-      // Grow by doubling; the old contents move on the device.
-      const int64_t cap = std::max<int64_t>(need, std::max<int64_t>(256, s.cap * 2));
+      // Bounded growth (kernels/common/buffer_capacity.h: 1/8, in 16-token quanta), not doubling, so the allocated
+      // bytes stay close to the held ones; the old contents move on the device.
+      const int64_t cap = (int64_t)kern::grown_capacity((size_t)s.cap, (size_t)need, 16);
       kc::DeviceBuffer nk(cap * D * 2), nv(cap * D * 2);
       if (old > 0) {
         kc::stream_sync(stream);

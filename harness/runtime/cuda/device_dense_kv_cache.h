@@ -11,6 +11,7 @@ class DeviceDenseKvCache : public DeviceKvCacheBase {
  public:
   explicit DeviceDenseKvCache(const DeviceGeometry& g);
   KvBytes bytes() const override;
+  size_t bytes_allocated() const override;  // the key and value buffers' sizes
   void reset() override;
 
  protected:

@@ -33,6 +33,12 @@ KvBytes DevicePackedKvCache::bytes() const {
   return b;
 }
 
+size_t DevicePackedKvCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const DevicePackedStore& s : sides_) b += s.allocated();
+  return b;
+}
+
 void DevicePackedKvCache::reset() { std::fill(len_.begin(), len_.end(), 0); }
 
 void DevicePackedKvCache::attend_stored(int layer, int kv_head, const float* q, int64_t q_stride, int m, float* max,

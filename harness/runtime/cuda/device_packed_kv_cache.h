@@ -15,6 +15,7 @@ class DevicePackedKvCache : public DeviceKvCacheBase {
   // bits 8/4/2; group: channels per scale (0 = head_dim); symmetric: absmax without stored mins.
   DevicePackedKvCache(const DeviceGeometry& g, int bits, int group, bool symmetric);
   KvBytes bytes() const override;
+  size_t bytes_allocated() const override;  // the packed stores' device buffers
   void reset() override;
 
  protected:

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cuda/model_ops.h"
 
 namespace bp::rt::cuda {
@@ -16,7 +17,7 @@ DevicePackedStore::DevicePackedStore(const kern::KvLayout& layout) : layout_(lay
 
 void DevicePackedStore::reserve(int64_t tokens, void* stream) {
   if (tokens <= cap_) return;
-  const int64_t cap = std::max<int64_t>(tokens, std::max<int64_t>(256, cap_ * 2));
+  const int64_t cap = (int64_t)kern::grown_capacity((size_t)cap_, (size_t)tokens, kern::kKeyTile);
   const kern::KvStoreBytes nb = kern::kv_store_bytes(layout_, cap), ob = kern::kv_store_bytes(layout_, cap_);
   kc::DeviceBuffer codes(nb.codes), scales(nb.scales), mins(std::max<size_t>(nb.mins, 1));
   kc::zero(codes.get(), nb.codes, stream);

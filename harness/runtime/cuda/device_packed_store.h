@@ -14,8 +14,12 @@ class DevicePackedStore {
   explicit DevicePackedStore(const kern::KvLayout& layout);  // throws std::invalid_argument on an invalid layout
   const kern::KvLayout& layout() const { return layout_; }
   int64_t capacity() const { return cap_; }
-  // Makes room for `tokens` tokens (doubling, at least 256), copying the old contents on `stream`.
+  // Makes room for `tokens` tokens, copying the old contents on `stream`. Growth is bounded
+  // (kernels/common/buffer_capacity.h: 1/8 over the capacity, in whole 64-token tiles), not doubling, so the
+  // allocated bytes stay close to what the tokens need.
   void reserve(int64_t tokens, void* stream);
+  // Bytes of the three device buffers as allocated (capacity() tokens).
+  size_t allocated() const { return codes_.size() + scales_.size() + mins_.size(); }
   kern::PackedKvMut mut(int64_t tokens) const;
   kern::PackedKv view(int64_t tokens) const { return mut(tokens).view(); }
 

@@ -44,6 +44,12 @@ KvBytes DeviceSplitKvCache::bytes() const {
   return b;
 }
 
+size_t DeviceSplitKvCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const Side& s : sides_) b += s.packed.allocated() + s.fp16.allocated();
+  return b;
+}
+
 void DeviceSplitKvCache::reset() {
   std::fill(total_.begin(), total_.end(), 0);
   std::fill(kpacked_.begin(), kpacked_.end(), 0);
@@ -88,7 +94,7 @@ void DeviceSplitKvCache::flush(Side& s, int64_t packed, int64_t n, void* stream)
   kc::stream_sync(stream);  // the conversion and the quantizer run on the legacy default stream
   kc::f16_to_f32_array(s.fp16.rows(), scratch_.as<float>(), (size_t)n * D);
   kc::kv_quantize(s.packed.mut(packed + n), scratch_.as<float>(), D, packed, (int)n);
-  s.fp16.erase_front(n);
+  s.fp16.erase_front(n, stream);
 }
 
 void DeviceSplitKvCache::store(int layer, const float* k, const float* v, int n, void* stream) {

@@ -20,6 +20,8 @@ class DeviceSplitKvCache : public DeviceKvCacheBase {
  public:
   DeviceSplitKvCache(const DeviceGeometry& g, const kern::KvLayout& key_layout, const kern::KvLayout& value_layout);
   KvBytes bytes() const override;
+  // The packed stores' and FP16 rows' device buffers (the F32 flush scratch is working memory, not counted).
+  size_t bytes_allocated() const override;
   void reset() override;
   // Tokens held packed and in FP16, per side, summed over (layer, KV head): the CPU twin's keys.
   nlohmann::json stats() const override;

@@ -3,13 +3,14 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/common/buffer_capacity.h"
 #include "kernels/cpu/fp16_convert.h"
 
 namespace bp::rt::kv {
 
 void HalfRows::append(const float* x, int64_t stride, int64_t n) {
   if (n <= 0) return;
-  data_.resize((size_t)(n_ + n) * D_);
+  kern::resize_bounded(data_, (size_t)(n_ + n) * D_, quantum());
   for (int64_t i = 0; i < n; ++i)
     kern::f32_to_f16_array(x + i * stride, data_.data() + (size_t)(n_ + i) * D_, (size_t)D_);
   n_ += n;
@@ -29,7 +30,7 @@ void HalfRows::keep(const int32_t* idx, int64_t n) {
     if (idx[j] != j) std::memmove(data_.data() + (size_t)j * D_, data_.data() + (size_t)idx[j] * D_, (size_t)D_ * 2);
   }
   n_ = n;
-  data_.resize((size_t)n_ * D_);
+  kern::resize_bounded(data_, (size_t)n_ * D_, quantum());  // gives back what eviction freed
 }
 
 void HalfRows::erase_front(int64_t n) {
@@ -37,6 +38,16 @@ void HalfRows::erase_front(int64_t n) {
   if (n == 0) return;
   data_.erase(data_.begin(), data_.begin() + (size_t)n * D_);
   n_ -= n;
+  kern::shrink_bounded(data_, quantum());
+}
+
+void HalfRows::clear() {
+  n_ = 0;
+  kern::clear_and_release(data_);
+}
+
+void HalfRows::reserve(int64_t rows) {
+  if ((size_t)rows * D_ > data_.capacity()) kern::set_capacity(data_, (size_t)rows * D_);
 }
 
 void HalfRows::read(int64_t t0, int64_t n, float* x, int64_t stride) const {

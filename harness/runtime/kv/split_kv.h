@@ -11,7 +11,8 @@
 // FP16 rows are quantized from their FP16-rounded values (the window holds nothing more precise).
 //
 // Bytes: packed parts kern::kv_store_bytes(layout, packed tokens) (codes -> payload, scales, mins -> zeros; key
-// codes in whole 64-token tiles as allocated); FP16 rows 2·D bytes per row per side -> window.
+// codes in whole 64-token tiles as allocated); FP16 rows 2·D bytes per row per side -> window. allocated(): the
+// capacities of the packed store's and the FP16 rows' buffers (bounded growth; the FP16 tail shrinks after a flush).
 #include <cstdint>
 
 #include "harness/runtime/kv/half_rows.h"
@@ -45,6 +46,7 @@ class SplitSide {
   const kern::PackedKv& packed_view() const { return view_; }
   const HalfRows& tail() const { return tail_; }
   KvBytes bytes() const;
+  size_t allocated() const { return store_.bytes().total() + tail_.allocated(); }
 
  private:
   kern::KvStore store_;
@@ -70,6 +72,7 @@ class SplitKv {
   // Raw scores over every token held: out[i·out_stride + t].
   void scores(const float* q, int m, float* out, int64_t out_stride) const;
   KvBytes bytes() const;
+  size_t allocated() const { return k_.allocated() + v_.allocated(); }
 
  private:
   SplitSide k_, v_;

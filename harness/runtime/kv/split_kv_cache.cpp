@@ -14,6 +14,12 @@ KvBytes SplitKvCache::bytes() const {
   return b;
 }
 
+size_t SplitKvCache::bytes_allocated() const {
+  size_t b = 0;
+  for (const auto& s : s_) b += s.allocated();
+  return b;
+}
+
 void SplitKvCache::reset() {
   for (auto& s : s_) s.clear();
 }

@@ -3,7 +3,8 @@
 // then the method's settle() decides which of the oldest FP16 rows of each side to quantize now. The policy is
 // entirely the subclass's (kv-uniform per-channel: whole groups of G tokens; KIVI: key blocks of R, values beyond
 // the last R). Observations index stored tokens in time order (packed part first, then FP16 rows).
-// bytes(): the packed parts (payload, scales, zeros) plus every FP16 row as `window`.
+// bytes(): the packed parts (payload, scales, zeros) plus every FP16 row as `window`; bytes_allocated(): the
+// capacities of those buffers.
 #include <vector>
 
 #include "harness/runtime/kv/split_kv.h"
@@ -15,6 +16,7 @@ class SplitKvCache : public KvCacheBase {
  public:
   SplitKvCache(const KvGeometry& g, const kern::KvLayout& key_layout, const kern::KvLayout& value_layout);
   KvBytes bytes() const override;
+  size_t bytes_allocated() const override;
   void reset() override;
   // Tokens held packed and in FP16, per side, summed over (layer, KV head).
   nlohmann::json stats() const override;

@@ -226,6 +226,11 @@ KvBytes TokenStore::bytes() const {
   return b;
 }
 
+size_t TokenStore::allocated() const {
+  if (fmt_.packed()) return pk_.bytes().total() + pv_.bytes().total();
+  return hk_.allocated() + hv_.allocated();
+}
+
 // ---- TokenStoreGrid -----------------------------------------------------------------------------------------
 
 TokenStoreGrid::TokenStoreGrid(int n_layers, int n_kv_heads, int head_dim, const TokenFormat& format)
@@ -241,6 +246,12 @@ void TokenStoreGrid::append_layer(int layer, const float* k, const float* v, int
 KvBytes TokenStoreGrid::bytes() const {
   KvBytes b;
   for (const auto& s : s_) b += s.bytes();
+  return b;
+}
+
+size_t TokenStoreGrid::allocated() const {
+  size_t b = 0;
+  for (const auto& s : s_) b += s.allocated();
   return b;
 }
 

@@ -27,14 +27,16 @@
 //   partial over the batch's new tokens (KvCacheBase does that) or over other parts of a cache (partial.h).
 //   scores(): kern::packed_scores or FP16 dot products — raw q·k for observations and eviction scores.
 //
-// BYTES (bytes(); exact, for the HELD token count T, not vector capacity)
+// BYTES
+//   bytes(): the HELD state, exact for the held token count T (not vector capacity):
 //   fp16:   payload = 2 sides · T · D · 2.
 //   packed: kern::kv_store_bytes(layout, T) for each side — payload = codes, scales = FP16 scales, zeros = FP16
 //           mins (0 when symmetric). Key codes and key stats are allocated in whole 64-token tiles (the layout's
 //           unit), so up to 63 tokens of key padding are counted, as allocated. E.g. D = 64, 8 bit, G = 0,
 //           symmetric, T a multiple of 64: per token 64 + 64 code bytes + 2 + 2 scale bytes.
-//   Compaction keeps the vectors' capacity (they are reused as tokens arrive again); bytes() reports what a
-//   right-sized allocation of the held tokens takes.
+//   allocated(): the bytes the store's buffers have ALLOCATED (vector capacities). Growth and compaction follow
+//   kernels/common/buffer_capacity.h (bounded growth, shrink after eviction), so allocated() stays within about
+//   1/8 plus a few rows of bytes() once a few hundred tokens are held; clear() frees everything.
 //
 // THREADS: const methods may run concurrently (KvCacheBase calls attend/score from several threads).
 #include <cstdint>
@@ -106,6 +108,7 @@ class TokenStore {
   Rows value_rows(int64_t t0 = 0) const;
 
   KvBytes bytes() const;
+  size_t allocated() const;
 
  private:
   void sync_views();
@@ -128,6 +131,7 @@ class TokenStoreGrid {
   // Appends n tokens of one layer laid out as the runtime hands them: [n][n_kv_heads][head_dim] for k and v.
   void append_layer(int layer, const float* k, const float* v, int64_t n);
   KvBytes bytes() const;
+  size_t allocated() const;
   void clear();
   int n_layers() const { return layers_; }
   int n_kv_heads() const { return hkv_; }

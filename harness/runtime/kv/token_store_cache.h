@@ -12,6 +12,8 @@ class TokenStoreCache : public KvCacheBase {
  public:
   TokenStoreCache(const KvGeometry& g, const TokenFormat& format);
   KvBytes bytes() const override { return grid_.bytes(); }
+  // The stores' capacities. Subclasses with side data (positions, scores) add theirs.
+  size_t bytes_allocated() const override { return grid_.allocated(); }
   void reset() override { grid_.clear(); }
   const TokenFormat& format() const { return format_; }
   const TokenStore& store_at(int layer, int kv_head) const { return grid_.at(layer, kv_head); }
