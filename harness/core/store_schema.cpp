@@ -119,7 +119,48 @@ UPDATE configurations SET comparison_key = bp_comparison_key(model_sha256, model
 CREATE INDEX configurations_by_comparison_key ON configurations (comparison_key);
 )SQL";
 
-const char* const kMigrations[] = {kMigration1, kMigration2};
+// ---- shards (bench run --shard, bench merge) ------------------------------------------------------------------
+// One self-contained migration, appended last so that it can be renumbered when merged with other schema work.
+// Version 3: where each configuration of a sharded sweep was measured. A shard's own database holds one `shards`
+// row per sharded run (its part i of N and the whole plan being sharded); `bench merge` copies each input's row
+// into the merged database with the input's provenance, and points every merged configuration at it. With
+// --allow-partial, `merge_gaps` lists the planned configurations no input held.
+const char* kMigration3 = R"SQL(
+CREATE TABLE shards (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  shard_index   INTEGER NOT NULL,
+  shard_count   INTEGER NOT NULL,
+  plan          TEXT NOT NULL,
+  cost_source   TEXT,
+  source_path   TEXT,
+  source_run_id INTEGER,
+  host          TEXT,
+  cpu_model     TEXT,
+  cpu_cores     INTEGER,
+  gpu_model     TEXT,
+  gpu_driver    TEXT,
+  cuda_version  TEXT,
+  git_commit    TEXT,
+  git_dirty     INTEGER,
+  build_id      TEXT,
+  bench_version TEXT,
+  started_at    TEXT,
+  ended_at      TEXT,
+  UNIQUE (run_id, shard_index)
+);
+ALTER TABLE configurations ADD COLUMN shard_id INTEGER REFERENCES shards (id);
+CREATE TABLE merge_gaps (
+  run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  plan_index  INTEGER NOT NULL,
+  label       TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  PRIMARY KEY (run_id, plan_index)
+);
+)SQL";
+// ---- end of shards --------------------------------------------------------------------------------------------
+
+const char* const kMigrations[] = {kMigration1, kMigration2, kMigration3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 std::string text_arg(sqlite3_value* v) {

@@ -7,7 +7,7 @@
 
 namespace bp {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;  // 3: shards (store_schema.cpp)
 
 // Applies migrations from+1 .. to (1 <= to <= kSchemaVersion) and sets user_version = to. Must run inside a write
 // transaction. The SQL function bp_comparison_key must be registered on the connection (register_sql_functions).

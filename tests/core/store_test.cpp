@@ -195,7 +195,7 @@ TEST(Store, MigratesAVersion1DatabaseKeepingItsData) {
     ASSERT_EQ(no_key.col_int(0), 0);
   }
   Store store(path);  // upgrades
-  EXPECT_EQ(schema_version(store.db()), 2);
+  EXPECT_EQ(schema_version(store.db()), kSchemaVersion);
   json doc = store.load_run(7);
   EXPECT_EQ(doc["run"]["suite_name"], "old");
   const json& cfg = doc["configurations"][0];
@@ -216,8 +216,8 @@ TEST(Store, RefusesADatabaseFromANewerVersion) {
     Store s(dir / "new.db");
     FAIL() << "no error";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (2); "
-                                                       "expected a database written by this or an older version");
+    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (" +
+                                      std::to_string(kSchemaVersion) + "); expected a database written by this or an older version");
   }
 }
 

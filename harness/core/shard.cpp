@@ -1,0 +1,171 @@
+#include "harness/core/shard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "harness/core/error.h"
+
+namespace bp {
+
+ShardSpec parse_shard_spec(const std::string& text, const std::string& option) {
+  auto fail = [&]() -> ShardSpec {
+    throw InputError(option, "", fmt::format("expected i/N with integers 1 <= i <= N <= {} (e.g. 2/4), got \"{}\"",
+                                             kMaxShards, text));
+  };
+  size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) return fail();
+  auto number = [&](const std::string& s, long long& v) {
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      return false;
+    v = std::stoll(s);
+    return true;
+  };
+  long long i = 0, n = 0;
+  if (!number(text.substr(0, slash), i) || !number(text.substr(slash + 1), n)) return fail();
+  if (i < 1 || n < 1 || i > n || n > kMaxShards) return fail();
+  return ShardSpec{(int)i, (int)n};
+}
+
+namespace {
+
+// A decoded token costs several prefilled ones (a whole forward pass for few tokens); attention makes each token of
+// a long context dearer. Rough on purpose: the estimate only has to rank configurations, and measured wall times
+// (--costs-from) replace it once a sweep has run.
+constexpr double kDecodeWeight = 4.0;
+double context_factor(double ctx) { return 1.0 + ctx / 4096.0; }
+
+long long opt_int(const Params& p, const char* name, long long fallback) {
+  return p.has(name) && p.values()[name].is_number_integer() ? p.get_int(name) : fallback;
+}
+
+// Items in the full data set, for limit 0 ("every item"), and answer choices per item.
+struct McShape {
+  const char* task;
+  double items, choices, tokens_per_choice;
+};
+constexpr McShape kMultipleChoice[] = {{"piqa", 1838, 2, 48},       {"arc-challenge", 1172, 4, 40},
+                                       {"arc-easy", 2376, 4, 40},   {"hellaswag", 10042, 4, 96}};
+// WikiText-2 raw test, in tokens of a Llama-style tokenizer (for max_chunks 0).
+constexpr double kWikiText2Tokens = 300000;
+
+}  // namespace
+
+double static_cost(const Configuration& c) {
+  const std::string& task = c.task->info->name;
+  const Params& o = c.task->options;
+  if (task == "wikitext2") {
+    const double n_ctx = (double)opt_int(o, "n_ctx", 512);
+    long long chunks = opt_int(o, "max_chunks", 0);
+    const double n_chunks = chunks > 0 ? (double)chunks : std::floor(kWikiText2Tokens / n_ctx);
+    double per_token = context_factor(n_ctx);
+    // Streaming: the first half is one prefill, the second half is decoded `step` tokens per call.
+    if (o.has("mode") && o.get_string("mode") == "streaming")
+      per_token *= 0.5 + 0.5 * (1.0 + kDecodeWeight / (double)std::max<long long>(1, opt_int(o, "step", 1)));
+    return n_chunks * n_ctx * per_token;
+  }
+  if (task == "passkey" || task == "lines") {
+    const double ctx = (double)opt_int(o, "context", 2048);
+    const double depths = o.has("depths_percent") ? (double)o.get_int_list("depths_percent").size() : 1.0;
+    const double prompts = depths * (double)opt_int(o, "items", 1);
+    return prompts * (ctx * context_factor(ctx) + kDecodeWeight * (double)opt_int(o, "max_new_tokens", 16));
+  }
+  if (task == "latency") {
+    const double runs = (double)(opt_int(o, "warmup", 1) + opt_int(o, "repetitions", 3));
+    double cost = 0;
+    for (long long ctx : o.has("contexts") ? o.get_int_list("contexts") : std::vector<long long>{512, 2048})
+      cost += runs * ((double)ctx * context_factor((double)ctx) + kDecodeWeight * (double)opt_int(o, "decode_tokens", 32));
+    return cost;
+  }
+  if (task == "gsm8k") {
+    const double limit = (double)std::max<long long>(1, opt_int(o, "limit", 10));
+    return limit * ((double)(opt_int(o, "shots", 8) + 1) * 120.0 + kDecodeWeight * (double)opt_int(o, "max_new_tokens", 256));
+  }
+  for (const auto& mc : kMultipleChoice)
+    if (task == mc.task) {
+      long long limit = opt_int(o, "limit", 0);
+      return (limit > 0 ? (double)limit : mc.items) * mc.choices * mc.tokens_per_choice;
+    }
+  return 1000.0;  // a task this estimator does not know: all such configurations weigh the same
+}
+
+std::vector<ShardPart> partition_plan(const std::vector<Configuration>& order, int count,
+                                      const std::function<double(const Configuration&)>& cost) {
+  if (count < 1) throw std::invalid_argument("partition_plan: count must be at least 1");
+  std::vector<double> costs(order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    double v = cost(order[i]);
+    // A zero, negative or NaN estimate would let one shard take everything for free.
+    costs[i] = std::isfinite(v) && v > 0 ? v : 1e-9;
+  }
+  const double total = std::accumulate(costs.begin(), costs.end(), 0.0);
+  const double target = total / count;
+
+  // Model-instance groups, in order of first appearance (order_for_loading keeps each group contiguous).
+  std::vector<std::string> keys;
+  std::map<std::string, std::vector<size_t>> groups;
+  for (size_t i = 0; i < order.size(); ++i) {
+    std::string k = model_instance_key(order[i]);
+    auto [it, fresh] = groups.try_emplace(k);
+    if (fresh) keys.push_back(k);
+    it->second.push_back(i);
+  }
+
+  // Pieces: whole groups, or consecutive cuts of a group that alone exceeds a shard's share.
+  struct Piece {
+    std::vector<size_t> members;
+    double cost = 0;
+  };
+  std::vector<Piece> pieces;
+  for (const auto& k : keys) {
+    const std::vector<size_t>& g = groups.at(k);
+    double gc = 0;
+    for (size_t i : g) gc += costs[i];
+    int cuts = 1;
+    if (count > 1 && gc > target * (1.0 + 1e-9))
+      cuts = std::min<int>({count, (int)std::ceil(gc / target - 1e-9), (int)g.size()});
+    // Cut where the running sum is nearest to each multiple of gc/cuts.
+    double run = 0;
+    int piece = 0;
+    pieces.push_back(Piece{});
+    for (size_t j = 0; j < g.size(); ++j) {
+      const double boundary = gc * (piece + 1) / cuts;
+      const double c = costs[g[j]];
+      // Start a new piece before this member when that lands closer to the boundary than taking it does.
+      if (piece + 1 < cuts && !pieces.back().members.empty() && (run + c - boundary) > (boundary - run)) {
+        pieces.push_back(Piece{});
+        ++piece;
+      }
+      pieces.back().members.push_back(g[j]);
+      pieces.back().cost += c;
+      run += c;
+    }
+  }
+
+  // Largest piece first to the least-loaded shard (ties: earlier piece, lower shard): deterministic.
+  std::vector<size_t> by_cost(pieces.size());
+  std::iota(by_cost.begin(), by_cost.end(), 0);
+  std::stable_sort(by_cost.begin(), by_cost.end(), [&](size_t a, size_t b) { return pieces[a].cost > pieces[b].cost; });
+  std::vector<ShardPart> parts(count);
+  for (size_t p : by_cost) {
+    size_t best = 0;
+    for (size_t s = 1; s < parts.size(); ++s)
+      if (parts[s].cost < parts[best].cost) best = s;
+    parts[best].members.insert(parts[best].members.end(), pieces[p].members.begin(), pieces[p].members.end());
+    parts[best].cost += pieces[p].cost;
+  }
+  for (auto& part : parts) {
+    std::sort(part.members.begin(), part.members.end());
+    std::string last;
+    for (size_t i : part.members) {
+      std::string k = model_instance_key(order[i]);
+      if (k != last) ++part.instance_groups;
+      last = k;
+    }
+  }
+  return parts;
+}
+
+}  // namespace bp
