@@ -68,7 +68,8 @@ cd $(q "$ROOT")
 i="\${SLURM_ARRAY_TASK_ID:?run as a job array: sbatch --array=1-$N \$0}"
 db=$(q "$DIR")/shard-\$i.db
 resume=()
-[[ -f "\$db" ]] && resume=(--resume)
+# Resume only a database that holds a run (a job killed before its run was stored leaves an empty one).
+if [[ -f "\$db" ]] && $(q "$BENCH") list runs --db "\$db" 2>/dev/null | grep -q '[0-9]'; then resume=(--resume); fi
 echo "[shard \$i/$N] \$(hostname) \$(date -u +%FT%TZ): bench run --shard \$i/$N --db \$db \${resume[*]}"
 $(q "$BENCH") run $(q "$SUITE") --shard "\$i/$N" --db "\$db" --no-report $COSTS_Q"\${resume[@]}"
 rc=\$?

@@ -337,6 +337,52 @@ TEST_F(MergeTest, SchemaVersion2DatabasesUpgradeToTheShardsSchema) {
   EXPECT_EQ(run_suite(suite_path, o, fake_backend()).exit_code, 0);
 }
 
+// Dry-run output of `--shard i/n` (with --costs-from when given).
+std::string dry_run(const std::string& suite, const std::string& db, int i, int n, const std::string& costs_from) {
+  RunOptions o;
+  o.db_path = db;
+  o.log = nullptr;
+  o.data_root = db + ".data";
+  o.dry_run = true;
+  o.shard = ShardSpec{i, n};
+  if (!costs_from.empty()) o.costs_from = costs_from;
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* mem = open_memstream(&buf, &len);
+  o.plan_out = mem;
+  run_suite(suite, o, fake_backend());
+  std::fclose(mem);
+  std::string out(buf, len);
+  free(buf);
+  return out;
+}
+
+TEST_F(MergeTest, CostsFromADatabaseBalanceByMeasuredWallTimes) {
+  // The static estimate sees equal configurations (a task it does not know); the measured ones differ (0/60 ms).
+  const std::string path = dir / "sleepy.json";
+  write_file(path, R"({"name": "sleepy", "model": ["model.gguf", "other.gguf"], "tasks": [{"task": "test-sleep",
+      "sweep": {"ms": [0, 60], "id": [1, 2]}}], "methods": [{"method": "fp16"}]})");
+  ASSERT_EQ(run_suite(path, options(dir / "measured.db"), fake_backend()).exit_code, 0);
+  std::string plain = dry_run(path, dir / "none.db", 1, 2, "");
+  EXPECT_NE(plain.find("balanced by static estimate"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("estimated cost (units)"), std::string::npos) << plain;
+  std::string measured = dry_run(path, dir / "none.db", 1, 2, dir / "measured.db");
+  EXPECT_NE(measured.find("measured.db: 8 of 8 configurations measured"), std::string::npos) << measured;
+  EXPECT_NE(measured.find("estimated cost (s)"), std::string::npos) << measured;
+  EXPECT_FALSE(fs::exists(dir / "none.db"));
+  // A database without this plan's measurements: the static estimate, said so.
+  ASSERT_EQ(run_suite(suite_path, options(dir / "unrelated.db"), fake_backend()).exit_code, 0);
+  std::string unrelated = dry_run(path, dir / "none.db", 1, 2, dir / "unrelated.db");
+  EXPECT_NE(unrelated.find("holds no wall time of this plan"), std::string::npos) << unrelated;
+  // A missing database is an error naming the option.
+  try {
+    dry_run(path, dir / "none.db", 1, 2, dir / "missing.db");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--costs-from: no results database at"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(MergeTest, DryRunPrintsEveryPartAndTheChosenOne) {
   RunOptions o = options(dir / "none.db");
   o.dry_run = true;
