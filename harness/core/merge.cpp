@@ -153,7 +153,9 @@ Input open_input(const std::string& given) {
   in.shard_index = row_int(in.shard, "shard_index");
   in.shard_count = row_int(in.shard, "shard_count");
   in.plan = row_text(in.shard, "plan");
-  in.run = read_rows(raw, "SELECT * FROM runs WHERE id = ?", in.run_id, given).at(0);
+  std::vector<Row> runs = read_rows(raw, "SELECT * FROM runs WHERE id = ?", in.run_id, given);
+  if (runs.empty()) throw InputError(given, "", fmt::format("shards row of run {} has no run; expected a whole database", in.run_id));
+  in.run = runs[0];
   in.suite_sha256 = row_text(in.run, "suite_sha256");
   in.configurations = read_rows(raw, "SELECT * FROM configurations WHERE run_id = ? ORDER BY plan_index", in.run_id, given);
   return in;
@@ -304,7 +306,10 @@ MergeOutcome merge_shards(const MergeOptions& opts) {
                                                   "in exactly one shard", pi + 1, label, it->second.first->path));
       const std::string status = row_text(c, "status");
       if (status != "complete" && status != "failed") {
-        // Only reachable with --allow-partial (an unfinished run is refused otherwise): recorded as a gap.
+        if (!opts.allow_partial)
+          throw InputError(in.path, "", fmt::format("configuration #{} ({}) is {}; expected every configuration of a "
+                                                    "shard complete or failed (resume the shard, or --allow-partial)",
+                                                    pi + 1, label, status));
         holder.erase(pi);
         gaps.emplace_back(pi, fmt::format("{}: {} in shard {}/{} ({})", label, status, in.shard_index, in.shard_count,
                                           in.path));

@@ -283,25 +283,30 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
   json sharded_plan;
   std::string cost_source;
   if (opts.shard) {
-    std::map<size_t, double> measured;
-    if (opts.costs_from) {
-      // Wall times are matched by comparison key, which needs the model's sha256 and the data files' hashes.
-      std::map<std::string, double> walls = read_measured_costs(*opts.costs_from, "--costs-from");
-      DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
-      DataVerifier verifier(root);
-      std::map<const ModelSpec*, std::string> sha = hash_models(suite, order, backend);
-      for (const auto& c : order)
-        if (auto it = walls.find(make_row(c, suite, threads, sha.at(c.model), "", verifier).comparison_key);
-            it != walls.end())
-          measured[c.plan_index] = it->second;
-    }
-    ShardCosts costs = make_shard_costs(order, measured, opts.costs_from.value_or(""));
-    std::vector<ShardPart> parts = partition_plan(order, opts.shard->count, costs.cost);
-    if (opts.dry_run) print_shard_parts(opts.plan_out, *opts.shard, parts, costs, order.size());
     sharded_plan = sharded_plan_json(order);
-    cost_source = costs.source;
     std::vector<Configuration> mine;
-    for (size_t i : parts[opts.shard->index - 1].members) mine.push_back(order[i]);
+    if (auto part = opts.resume ? resumed_shard_part(opts.db_path, suite.sha256, *opts.shard, sharded_plan) : std::nullopt) {
+      for (const auto& c : order)
+        if (part->count(c.plan_index)) mine.push_back(c);
+    } else {
+      std::map<size_t, double> measured;
+      if (opts.costs_from) {
+        // Wall times are matched by comparison key, which needs the model's sha256 and the data files' hashes.
+        std::map<std::string, double> walls = read_measured_costs(*opts.costs_from, "--costs-from");
+        DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
+        DataVerifier verifier(root);
+        std::map<const ModelSpec*, std::string> sha = hash_models(suite, order, backend);
+        for (const auto& c : order)
+          if (auto it = walls.find(make_row(c, suite, threads, sha.at(c.model), "", verifier).comparison_key);
+              it != walls.end())
+            measured[c.plan_index] = it->second;
+      }
+      ShardCosts costs = make_shard_costs(order, measured, opts.costs_from.value_or(""));
+      std::vector<ShardPart> parts = partition_plan(order, opts.shard->count, costs.cost);
+      if (opts.dry_run) print_shard_parts(opts.plan_out, *opts.shard, parts, costs, order.size());
+      cost_source = costs.source;
+      for (size_t i : parts[opts.shard->index - 1].members) mine.push_back(order[i]);
+    }
     order = std::move(mine);
   }
   RunOutcome outcome;

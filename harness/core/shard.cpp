@@ -31,23 +31,30 @@ ShardSpec parse_shard_spec(const std::string& text, const std::string& option) {
 
 namespace {
 
-// A decoded token costs several prefilled ones (a whole forward pass for few tokens); attention makes each token of
-// a long context dearer. Rough on purpose: the estimate only has to rank configurations, and measured wall times
-// (--costs-from) replace it once a sweep has run.
-constexpr double kDecodeWeight = 4.0;
-double context_factor(double ctx) { return 1.0 + ctx / 4096.0; }
+// Fitted to fp16 wall times of suites/kv.json's tasks on SmolLM2-135M, 2 threads (see the constants' uses): a
+// token costs 1 unit plus attention growing with its position (ctx/kAttentionTokens more), and every forward call
+// (a prefill, a decode step, a scored choice) has a fixed overhead (LM head, sampling, scoring) of kCallUnits. Rough
+// on purpose: the estimate only has to rank configurations, and measured wall times (--costs-from) replace it once
+// a sweep has run.
+constexpr double kAttentionTokens = 600.0;
+constexpr double kCallUnits = 90.0;
+// Cost of one forward pass over `tokens` tokens starting at position `start`.
+double forward_units(double tokens, double start = 0) {
+  return tokens * (1.0 + (start + tokens / 2.0) / kAttentionTokens) + kCallUnits;
+}
 
 long long opt_int(const Params& p, const char* name, long long fallback) {
   return p.has(name) && p.values()[name].is_number_integer() ? p.get_int(name) : fallback;
 }
 
-// Items in the full data set, for limit 0 ("every item"), and answer choices per item.
+// Items in the full data set, for limit 0 ("every item"), answer choices per item, and tokens scored per choice
+// (context + continuation: each choice is one forward pass).
 struct McShape {
   const char* task;
   double items, choices, tokens_per_choice;
 };
-constexpr McShape kMultipleChoice[] = {{"piqa", 1838, 2, 48},       {"arc-challenge", 1172, 4, 40},
-                                       {"arc-easy", 2376, 4, 40},   {"hellaswag", 10042, 4, 96}};
+constexpr McShape kMultipleChoice[] = {{"piqa", 1838, 2, 60},       {"arc-challenge", 1172, 4, 120},
+                                       {"arc-easy", 2376, 4, 120},  {"hellaswag", 10042, 4, 110}};
 // WikiText-2 raw test, in tokens of a Llama-style tokenizer (for max_chunks 0).
 constexpr double kWikiText2Tokens = 300000;
 
@@ -60,33 +67,34 @@ double static_cost(const Configuration& c) {
     const double n_ctx = (double)opt_int(o, "n_ctx", 512);
     long long chunks = opt_int(o, "max_chunks", 0);
     const double n_chunks = chunks > 0 ? (double)chunks : std::floor(kWikiText2Tokens / n_ctx);
-    double per_token = context_factor(n_ctx);
-    // Streaming: the first half is one prefill, the second half is decoded `step` tokens per call.
-    if (o.has("mode") && o.get_string("mode") == "streaming")
-      per_token *= 0.5 + 0.5 * (1.0 + kDecodeWeight / (double)std::max<long long>(1, opt_int(o, "step", 1)));
-    return n_chunks * n_ctx * per_token;
+    // Plain: one prefill per chunk. Streaming: the first half prefilled, the second decoded `step` tokens per call.
+    if (!(o.has("mode") && o.get_string("mode") == "streaming")) return n_chunks * forward_units(n_ctx);
+    const double half = n_ctx / 2, step = (double)std::max<long long>(1, opt_int(o, "step", 1));
+    const double calls = std::ceil(half / step);
+    return n_chunks * (forward_units(half) + half * (1.0 + (half + half / 2) / kAttentionTokens) + calls * kCallUnits);
   }
   if (task == "passkey" || task == "lines") {
     const double ctx = (double)opt_int(o, "context", 2048);
     const double depths = o.has("depths_percent") ? (double)o.get_int_list("depths_percent").size() : 1.0;
     const double prompts = depths * (double)opt_int(o, "items", 1);
-    return prompts * (ctx * context_factor(ctx) + kDecodeWeight * (double)opt_int(o, "max_new_tokens", 16));
+    return prompts * (forward_units(ctx) + (double)opt_int(o, "max_new_tokens", 16) * forward_units(1, ctx));
   }
   if (task == "latency") {
     const double runs = (double)(opt_int(o, "warmup", 1) + opt_int(o, "repetitions", 3));
     double cost = 0;
     for (long long ctx : o.has("contexts") ? o.get_int_list("contexts") : std::vector<long long>{512, 2048})
-      cost += runs * ((double)ctx * context_factor((double)ctx) + kDecodeWeight * (double)opt_int(o, "decode_tokens", 32));
+      cost += runs * (forward_units((double)ctx) + (double)opt_int(o, "decode_tokens", 32) * forward_units(1, (double)ctx));
     return cost;
   }
   if (task == "gsm8k") {
     const double limit = (double)std::max<long long>(1, opt_int(o, "limit", 10));
-    return limit * ((double)(opt_int(o, "shots", 8) + 1) * 120.0 + kDecodeWeight * (double)opt_int(o, "max_new_tokens", 256));
+    const double prompt = (double)(opt_int(o, "shots", 8) + 1) * 120.0;
+    return limit * (forward_units(prompt) + (double)opt_int(o, "max_new_tokens", 256) * forward_units(1, prompt));
   }
   for (const auto& mc : kMultipleChoice)
     if (task == mc.task) {
       long long limit = opt_int(o, "limit", 0);
-      return (limit > 0 ? (double)limit : mc.items) * mc.choices * mc.tokens_per_choice;
+      return (limit > 0 ? (double)limit : mc.items) * mc.choices * forward_units(mc.tokens_per_choice);
     }
   return 1000.0;  // a task this estimator does not know: all such configurations weigh the same
 }

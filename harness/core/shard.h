@@ -25,8 +25,8 @@ struct ShardSpec {
 ShardSpec parse_shard_spec(const std::string& text, const std::string& option = "--shard");
 inline constexpr int kMaxShards = 100000;
 
-// Static cost of a configuration in "token units": roughly the tokens the task pushes through the model (prefill
-// tokens count 1, decoded tokens more, long contexts more per token for attention). Only ratios matter.
+// Static cost of a configuration in "token units": the tokens the task pushes through the model, dearer with their
+// position (attention), plus a fixed cost per forward call. The method is not part of it. Only ratios matter.
 double static_cost(const Configuration& c);
 
 struct ShardPart {

@@ -120,4 +120,16 @@ void check_resumed_shard(Store& store, int64_t run_id, const std::optional<Shard
                                               "--filter or suite expansion)", spec->index, spec->count, run_id));
 }
 
+std::optional<std::set<size_t>> resumed_shard_part(const std::string& db_path, const std::string& suite_sha256,
+                                                   const ShardSpec& spec, const json& plan) {
+  if (!std::filesystem::exists(db_path)) return std::nullopt;
+  Store store(db_path, /*create=*/false);
+  auto prev = store.latest_run_of_suite(suite_sha256);
+  if (!prev) return std::nullopt;
+  check_resumed_shard(store, prev->id, spec, plan, db_path);
+  std::set<size_t> part;
+  for (const auto& c : store.configurations(prev->id)) part.insert((size_t)c.plan_index);
+  return part;
+}
+
 }  // namespace bp

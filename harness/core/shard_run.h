@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ void print_shard_parts(std::FILE* out, const ShardSpec& spec, const std::vector<
 // Inserts the run's `shards` row and points its configurations at it (one transaction).
 void record_shard(Store& store, int64_t run_id, const ShardSpec& spec, const json& plan, const std::string& cost_source,
                   const Provenance& prov);
+
+// --resume --shard: the plan indices of the shard's earlier run in `db_path` (the latest run of the suite), checked
+// to be shard `spec` of the same plan. A resumed shard reruns its own configurations whatever the costs say now
+// (a --costs-from database may have changed since). nullopt when the database holds no run of the suite.
+std::optional<std::set<size_t>> resumed_shard_part(const std::string& db_path, const std::string& suite_sha256,
+                                                   const ShardSpec& spec, const json& plan);
 
 // --resume of a shard: the earlier run must be the same part of the same plan. Throws InputError naming `db_path`.
 void check_resumed_shard(Store& store, int64_t run_id, const std::optional<ShardSpec>& spec, const json& plan,
