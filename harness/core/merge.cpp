@@ -290,6 +290,25 @@ MergeOutcome merge_shards(const MergeOptions& opts) {
   std::map<int64_t, std::string> planned;
   for (const auto& e : plan) planned[e.at(0).get<int64_t>()] = e.at(1).get<std::string>();
 
+  // The same inputs everywhere: a model (path + storage) has one sha256 and a task variant one set of data files
+  // across all shards, else the merged run would mix measurements of different files under one suite.
+  std::map<std::string, std::pair<std::string, const Input*>> model_sha, data_files;
+  for (const auto& in : inputs)
+    for (const auto& c : in.configurations) {
+      auto same = [&](auto& seen, const std::string& key, const std::string& value, const char* what) {
+        auto [it, fresh] = seen.try_emplace(key, value, &in);
+        if (!fresh && it->second.first != value)
+          throw InputError(in.path, "", fmt::format("configuration #{} ({}) has {} {}, {} has {}; expected every shard "
+                                                    "to read the same files", row_int(c, "plan_index") + 1,
+                                                    row_text(c, "label"), what, value, it->second.second->path,
+                                                    it->second.first));
+      };
+      same(model_sha, row_text(c, "model_path") + "|" + row_text(c, "model_storage"), row_text(c, "model_sha256"),
+           "model sha256");
+      same(data_files, row_text(c, "task") + "|" + row_text(c, "task_options"), row_text(c, "dataset_files"),
+           "data files");
+    }
+
   // Every planned configuration exactly once.
   std::map<int64_t, std::pair<const Input*, const Row*>> holder;
   std::vector<std::pair<int64_t, std::string>> gaps;

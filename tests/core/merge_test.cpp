@@ -242,6 +242,28 @@ TEST_F(MergeTest, DuplicatesMissingShardsAndOtherSuitesAreErrorsNamingTheFile) {
   EXPECT_NE(e.find("two-1.db: is shard 1/2; expected a shard of 3"), std::string::npos) << e;
 }
 
+TEST_F(MergeTest, ShardsThatReadDifferentModelFilesAreNotMerged) {
+  std::vector<std::string> dbs = shard_dbs(3);
+  // Shard 3 ran model.gguf from another file (another sha256) than the shard that ran its other configurations.
+  std::string path;
+  {
+    Db db(dbs[0], false);
+    Stmt st(db, "SELECT model_path FROM configurations LIMIT 1");
+    ASSERT_TRUE(st.step());
+    path = st.col_text(0);
+  }
+  {
+    Db db(dbs[2], false);
+    Stmt up(db, "UPDATE configurations SET model_path = ?, model_sha256 = 'abc' WHERE plan_index = "
+                "(SELECT MIN(plan_index) FROM configurations)");
+    up.bind(1, path).run();
+  }
+  std::string e = merge_error(dbs);
+  EXPECT_NE(e.find("shard-3.db: configuration #"), std::string::npos) << e;
+  EXPECT_NE(e.find("has model sha256 abc, "), std::string::npos) << e;
+  EXPECT_NE(e.find("expected every shard to read the same files"), std::string::npos) << e;
+}
+
 TEST_F(MergeTest, RefusesInputsThatAreNotShardsAndAnOutThatIsNotAMerge) {
   std::vector<std::string> dbs = shard_dbs(2);
   ASSERT_EQ(run_suite(suite_path, options(dir / "whole.db"), fake_backend()).exit_code, 0);
