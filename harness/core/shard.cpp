@@ -141,8 +141,11 @@ std::vector<ShardPart> partition_plan(const std::vector<Configuration>& order, i
     for (size_t j = 0; j < g.size(); ++j) {
       const double boundary = gc * (piece + 1) / cuts;
       const double c = costs[g[j]];
-      // Start a new piece before this member when that lands closer to the boundary than taking it does.
-      if (piece + 1 < cuts && !pieces.back().members.empty() && (run + c - boundary) > (boundary - run)) {
+      // Start a new piece before this member when that lands closer to the boundary than taking it does, or when
+      // the members left are just enough to give each remaining piece one.
+      const bool closer = (run + c - boundary) > (boundary - run);
+      const bool needed = g.size() - j <= (size_t)(cuts - 1 - piece);
+      if (piece + 1 < cuts && !pieces.back().members.empty() && (closer || needed)) {
         pieces.push_back(Piece{});
         ++piece;
       }

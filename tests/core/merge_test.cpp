@@ -180,6 +180,18 @@ TEST_F(MergeTest, ShardsMergeIntoTheRunAnUnshardedRunWouldHave) {
   EXPECT_EQ(split.col_int(0), 0);
 }
 
+TEST_F(MergeTest, MoreShardsThanConfigurations) {
+  // 18 configurations in 20 shards: 2 shards run nothing, and their (empty) runs still merge.
+  std::vector<std::string> dbs = shard_dbs(20);
+  size_t empty = 0;
+  for (const auto& db : dbs) empty += Store(db, false).configurations(1).empty();
+  EXPECT_EQ(empty, 2u);
+  MergeOutcome m = merge(dbs);
+  EXPECT_EQ(m.status, "complete");
+  EXPECT_EQ(m.configurations, 18u);
+  EXPECT_EQ(m.shards, 20u);
+}
+
 TEST_F(MergeTest, MergingAgainGivesTheSameDatabase) {
   std::vector<std::string> dbs = shard_dbs(2);
   merge(dbs);

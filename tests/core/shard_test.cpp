@@ -120,10 +120,12 @@ TEST(Shard, IsDeterministicAndIgnoresBadCosts) {
   // More shards than configurations: the extra parts are empty, the others still cover the plan.
   auto many = partition_plan(order, 40, cost_n);
   expect_disjoint_and_covering(many, order.size());
-  // Each of the 2 groups (cost 18, far above a 40th of 36) is cut into at most its 9 configurations; the rest is empty.
+  // Each of the 2 groups (cost 18, far above a 40th of 36) is cut into its 9 configurations; the rest is empty.
   const auto filled = std::count_if(many.begin(), many.end(), [](const ShardPart& p) { return !p.members.empty(); });
-  EXPECT_GE(filled, 8);
-  EXPECT_LE(filled, 18);
+  EXPECT_EQ(filled, 18);
+  // As many shards as configurations: one each.
+  auto one_each = partition_plan(order, (int)order.size(), cost_n);
+  for (const auto& p : one_each) EXPECT_EQ(p.members.size(), 1u);
 }
 
 TEST(Shard, StaticCostFollowsTheTaskSize) {
