@@ -134,24 +134,42 @@ std::vector<ShardPart> partition_plan(const std::vector<Configuration>& order, i
     int cuts = 1;
     if (count > 1 && gc > target * (1.0 + 1e-9))
       cuts = std::min<int>({count, (int)std::ceil(gc / target - 1e-9), (int)g.size()});
-    // Cut where the running sum is nearest to each multiple of gc/cuts.
-    double run = 0;
-    int piece = 0;
+    // Consecutive pieces whose largest is as small as possible: the smallest cap with which filling pieces up to
+    // the cap, in order, needs at most `cuts` pieces (bisection; the cap lies between the largest member and gc).
+    auto pieces_needed = [&](double cap) {
+      int n = 1;
+      double run = 0;
+      for (size_t i : g) {
+        if (run > 0 && run + costs[i] > cap) {
+          ++n;
+          run = 0;
+        }
+        run += costs[i];
+      }
+      return n;
+    };
+    double lo = 0, hi = gc;
+    for (size_t i : g) lo = std::max(lo, costs[i]);
+    if (cuts > 1)
+      for (int it = 0; it < 60 && hi - lo > 1e-9 * hi; ++it) {
+        const double mid = (lo + hi) / 2;
+        (pieces_needed(mid) <= cuts ? hi : lo) = mid;
+      }
+    const double cap = cuts > 1 ? hi : gc;
     pieces.push_back(Piece{});
+    int piece = 0;
     for (size_t j = 0; j < g.size(); ++j) {
-      const double boundary = gc * (piece + 1) / cuts;
       const double c = costs[g[j]];
-      // Start a new piece before this member when that lands closer to the boundary than taking it does, or when
-      // the members left are just enough to give each remaining piece one.
-      const bool closer = (run + c - boundary) > (boundary - run);
+      // A new piece when this member would exceed the cap, or when the members left are just enough to give each
+      // remaining piece one (splitting a piece never raises the largest).
+      const bool full = pieces.back().cost + c > cap;
       const bool needed = g.size() - j <= (size_t)(cuts - 1 - piece);
-      if (piece + 1 < cuts && !pieces.back().members.empty() && (closer || needed)) {
+      if (piece + 1 < cuts && !pieces.back().members.empty() && (full || needed)) {
         pieces.push_back(Piece{});
         ++piece;
       }
       pieces.back().members.push_back(g[j]);
       pieces.back().cost += c;
-      run += c;
     }
   }
 

@@ -37,8 +37,8 @@ struct ShardPart {
 
 // Splits `order` (the plan in execution order, as order_for_loading gives it) into `count` parts.
 //   - Whole model-instance groups (model_instance_key) are assigned largest first to the least-loaded shard.
-//   - A group larger than total/count is first cut into consecutive pieces of about total/count each (a shard
-//     holding a piece loads that model once more than an unsharded run would).
+//   - A group larger than total/count is first cut into ceil(group/share) consecutive pieces, the largest as small
+//     as possible (a shard holding a piece loads that model once more than an unsharded run would).
 //   - Ties are broken by position, so the result depends only on the inputs.
 // Every index of `order` is in exactly one part; parts may be empty when there are fewer pieces than shards.
 std::vector<ShardPart> partition_plan(const std::vector<Configuration>& order, int count,
