@@ -5,6 +5,7 @@
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/python_entry.h"
+#include "harness/core/error.h"
 #include "harness/core/runner.h"
 #include "harness/core/suite.h"
 
@@ -14,7 +15,7 @@ namespace {
 
 const char* kUsage =
     "usage: bench run SUITE.json [--db PATH] [--filter REGEX] [--dry-run] [--resume] [--threads N]\n"
-    "                            [--data-root DIR] [--report DIR | --no-report]\n"
+    "                            [--data-root DIR] [--report DIR | --no-report] [--shard I/N [--costs-from DB]]\n"
     "Expands the suite (suites/README.md) into configurations and runs each, storing its results in the SQLite\n"
     "database as soon as it completes, with a progress line (i/N, elapsed, ETA) on stderr.\n"
     "  --db PATH         results database (default results/bench.db, relative to the current directory)\n"
@@ -28,13 +29,18 @@ const char* kUsage =
     "  --report DIR      where the run's report goes (default: reports/run-<ID> beside the database); the report\n"
     "                    (plots + report.html, as `bench report` writes them) is made when the run ends\n"
     "  --no-report       do not make the report\n"
+    "  --shard I/N       run only part I of N disjoint parts of the plan, balanced by estimated cost, each model\n"
+    "                    instance's configurations kept together; with --dry-run, prints every part's size and cost.\n"
+    "                    Give each shard its own --db and merge them with `bench merge` (results/README.md)\n"
+    "  --costs-from DB   balance the parts by the wall times of complete configurations in DB (same comparison key);\n"
+    "                    every shard of a sweep must be given the same DB (or none)\n"
     "Exit codes: 0 every configuration succeeded; 1 some failed (the others ran and were stored, and so was each\n"
     "failure with its message); 2 bad usage or an invalid suite (nothing is run).\n";
 
 int cmd_run(const std::vector<std::string>& args) {
   ParsedArgs a = parse_args("run", args,
                             {{"--db"}, {"--filter"}, {"--dry-run", false}, {"--resume", false}, {"--threads"}, {"--data-root"},
-                             {"--report"}, {"--no-report", false}},
+                             {"--report"}, {"--no-report", false}, {"--shard"}, {"--costs-from"}},
                             1, 1);
   if (a.help) {
     std::fputs(kUsage, stdout);
@@ -47,6 +53,11 @@ int cmd_run(const std::vector<std::string>& args) {
   o.resume = a.flag("--resume");
   if (auto t = a.get("--threads")) o.threads = (int)parse_int_arg("--threads", *t, 1, kMaxThreads);
   if (auto d = a.get("--data-root")) o.data_root = *d;
+  if (auto s = a.get("--shard")) o.shard = parse_shard_spec(*s);
+  if (auto c = a.get("--costs-from")) {
+    if (!o.shard) throw InputError("--costs-from", "", "expected it together with --shard I/N (it only balances shards)");
+    o.costs_from = *c;
+  }
   o.command_line = "bench run";
   for (const auto& s : args) o.command_line += " " + s;
   const RunOutcome out = run_suite(a.positional[0], o);

@@ -21,6 +21,7 @@
 #include "harness/core/provenance.h"
 #include "harness/core/results.h"
 #include "harness/core/session_factory.h"
+#include "harness/core/shard_run.h"
 #include "harness/core/store.h"
 #include "harness/runtime/io/model_file.h"
 
@@ -288,6 +289,36 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
                                                    total, opts.filter));
   }
   std::vector<Configuration> order = order_for_loading(plan);
+  // ---- --shard i/N: keep part i of the (filtered) plan ------------------------------------------------------------
+  json sharded_plan;
+  std::string cost_source;
+  if (opts.shard) {
+    sharded_plan = sharded_plan_json(order);
+    std::vector<Configuration> mine;
+    if (auto part = opts.resume ? resumed_shard_part(opts.db_path, suite.sha256, *opts.shard, sharded_plan) : std::nullopt) {
+      for (const auto& c : order)
+        if (part->count(c.plan_index)) mine.push_back(c);
+    } else {
+      std::map<size_t, double> measured;
+      if (opts.costs_from) {
+        // Wall times are matched by comparison key, which needs the model's sha256 and the data files' hashes.
+        std::map<std::string, double> walls = read_measured_costs(*opts.costs_from, "--costs-from");
+        DataRoot root = resolve_data_root(opts.data_root, suite.data_root);
+        DataVerifier verifier(root);
+        std::map<const ModelSpec*, std::string> sha = hash_models(suite, order, backend);
+        for (const auto& c : order)
+          if (auto it = walls.find(make_row(c, suite, threads, sha.at(c.model), "", verifier).comparison_key);
+              it != walls.end())
+            measured[c.plan_index] = it->second;
+      }
+      ShardCosts costs = make_shard_costs(order, measured, opts.costs_from.value_or(""));
+      std::vector<ShardPart> parts = partition_plan(order, opts.shard->count, costs.cost);
+      if (opts.dry_run) print_shard_parts(opts.plan_out, *opts.shard, parts, costs, order.size());
+      cost_source = costs.source;
+      for (size_t i : parts[opts.shard->index - 1].members) mine.push_back(order[i]);
+    }
+    order = std::move(mine);
+  }
   RunOutcome outcome;
   outcome.planned = order.size();
   if (opts.dry_run) {
@@ -316,6 +347,9 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
   if (auto parent = fs::path(opts.db_path).parent_path(); !parent.empty()) fs::create_directories(parent);
   Store store(opts.db_path);
   if (opts.resume) {
+    // A shard resumes its own part only: checked first, as a changed partition would look like changed inputs.
+    if (auto prev = store.latest_run_of_suite(suite.sha256))
+      check_resumed_shard(store, prev->id, opts.shard, sharded_plan, opts.db_path);
     outcome.run_id = attach_to_previous_run(store, suite, opts, prov.build_id, prepared);
   } else {
     std::vector<NewConfiguration> rows;
@@ -323,6 +357,7 @@ RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts, cons
     outcome.run_id = store.begin_run(NewRun{suite.name, suite.file, suite.sha256, suite.text, prov, threads, suite.seed,
                                             suite.device, root.path, opts.command_line},
                                      rows);
+    if (opts.shard) record_shard(store, outcome.run_id, *opts.shard, sharded_plan, cost_source, prov);
     std::map<std::string, int64_t> ids;
     for (const auto& sc : store.configurations(outcome.run_id)) ids[sc.identity] = sc.id;
     for (auto& p : prepared) p.db_id = ids.at(p.row.identity);

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "harness/core/shard.h"
 #include "harness/core/suite.h"
 
 namespace bp {
@@ -26,6 +27,8 @@ struct RunOptions {
   std::optional<int> threads;            // overrides the suite's "threads"
   std::optional<std::string> data_root;  // overrides the suite's "data_root"
   std::string command_line;              // stored with the run
+  std::optional<ShardSpec> shard;        // --shard i/N: run only part i of N (shard.h, shard_run.h)
+  std::optional<std::string> costs_from; // --costs-from DB: wall times that balance the shards
   std::FILE* plan_out = stdout;          // --dry-run's plan
   std::FILE* log = stderr;               // progress lines (nullptr: silent)
 };

@@ -129,6 +129,10 @@ CREATE INDEX configurations_by_comparison_key ON configurations (comparison_key)
 // says what kind of failure a failed configuration had (NULL for failures recorded before version 3). Rows of
 // earlier versions were single methods: each becomes a stack of one, and its comparison key and identity are
 // recomputed with the version-2 key (which hashes the stack), so that they line up with new rows.
+// Also in version 3, for sharded sweeps (bench run --shard, bench merge): where each configuration was measured. A
+// shard's own database holds one `shards` row per sharded run (its part i of N and the whole plan being sharded); `bench merge` copies each input's row
+// into the merged database with the input's provenance, and points every merged configuration at it. With
+// --allow-partial, `merge_gaps` lists the planned configurations no input held.
 const char* kMigration3 = R"SQL(
 ALTER TABLE configurations ADD COLUMN stack TEXT;
 ALTER TABLE configurations ADD COLUMN error_kind TEXT
@@ -150,6 +154,37 @@ CREATE TABLE configuration_members (
 INSERT INTO configuration_members (configuration_id, position, roles, method, params)
   SELECT id, 0, method_kind, method, params FROM configurations;
 CREATE INDEX configuration_members_by_method ON configuration_members (method, roles);
+CREATE TABLE shards (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  shard_index   INTEGER NOT NULL,
+  shard_count   INTEGER NOT NULL,
+  plan          TEXT NOT NULL,
+  cost_source   TEXT,
+  source_path   TEXT,
+  source_run_id INTEGER,
+  host          TEXT,
+  cpu_model     TEXT,
+  cpu_cores     INTEGER,
+  gpu_model     TEXT,
+  gpu_driver    TEXT,
+  cuda_version  TEXT,
+  git_commit    TEXT,
+  git_dirty     INTEGER,
+  build_id      TEXT,
+  bench_version TEXT,
+  started_at    TEXT,
+  ended_at      TEXT,
+  UNIQUE (run_id, shard_index)
+);
+ALTER TABLE configurations ADD COLUMN shard_id INTEGER REFERENCES shards (id);
+CREATE TABLE merge_gaps (
+  run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  plan_index  INTEGER NOT NULL,
+  label       TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  PRIMARY KEY (run_id, plan_index)
+);
 )SQL";
 
 const char* const kMigrations[] = {kMigration1, kMigration2, kMigration3};

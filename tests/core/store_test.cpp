@@ -225,8 +225,8 @@ TEST(Store, RefusesADatabaseFromANewerVersion) {
     Store s(dir / "new.db");
     FAIL() << "no error";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (3); "
-                                                       "expected a database written by this or an older version");
+    EXPECT_EQ(std::string(e.what()), dir / "new.db" + ": database schema version 99 is newer than this bench supports (" +
+                                      std::to_string(kSchemaVersion) + "); expected a database written by this or an older version");
   }
 }
 
