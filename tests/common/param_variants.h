@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/core/error.h"
 #include "harness/core/param_schema.h"
+#include "harness/core/registry.h"
 
 namespace bp::test {
 
@@ -32,6 +34,22 @@ inline std::vector<nlohmann::json> parameter_variants(const ParamSchema& s) {
     }
   }
   return sets;
+}
+
+// The canonical parameter sets of parameter_variants() that the method itself accepts (schema and its own
+// cross-parameter rule); the ones it rejects are left out.
+inline std::vector<Params> accepted_parameter_sets(const MethodInfo& m) {
+  std::vector<Params> out;
+  for (const nlohmann::json& given : parameter_variants(m.schema)) {
+    try {
+      Params p(m.schema.canonicalize(given, "", ""));
+      if (m.validate) m.validate(p, "", "");
+      out.push_back(std::move(p));
+    } catch (const InputError&) {
+      // a combination the method rejects
+    }
+  }
+  return out;
 }
 
 }  // namespace bp::test
