@@ -80,6 +80,18 @@ int cmd_generate(const std::vector<std::string>& args) {
   lo.storage = storage == "f16" ? rt::WeightStorage::F16 : rt::WeightStorage::F32;
   lo.threads = threads;
   auto m = rt::Model::load(resolve_model(model), lo);
+  // A weights method transforms the loaded model before the session is made, as `bench run` does. Calibration
+  // needs the evaluation data, which only `bench run` resolves.
+  if (info->fills(Role::Weights)) {
+    MethodContext mc;
+    mc.geometry = m->kv_geometry(threads);
+    mc.config = &m->config();
+    std::unique_ptr<rt::WeightTransform> t = info->make_weight_transform(mc, p);
+    if (t->wants_calibration())
+      throw InputError("", "--method", "method \"" + method + "\" calibrates on data; expected a method without "
+                                       "calibration here (run it with `bench run`)");
+    m->apply_weight_transform(*t, {}, threads);
+  }
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   if (device != "cpu" && device != "cuda") throw InputError("", "--device", "expected cpu or cuda, got " + device);

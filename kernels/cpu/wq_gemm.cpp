@@ -154,14 +154,22 @@ float wq_dot_codes_scalar(const float* x, const uint8_t* q, int len) {
   return acc;
 }
 
+float wq_dot_nibbles_scalar(const float* x, const uint8_t* packed, int len) {
+  float acc = 0.0f;
+  for (int k = 0; k < len; ++k) acc += x[k] * (float)((packed[k / 2] >> (4 * (k & 1))) & 0xF);
+  return acc;
+}
+
 namespace {
 
 using DotFn = float (*)(const float*, const uint8_t*, int);
 using PanelFn = void (*)(const float*, int, int, const PackedWeights&, int, const float*, float*, int64_t);
 
-// Few input rows (decode): per output row and group, the codes are unpacked once into bytes and dotted with each
-// input row; the group's scale and offset are applied to the dot and to the row's Σx (precomputed per group).
-void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, DotFn dot) {
+// Few input rows (decode): per output row and group, the codes are dotted with each input row (4-bit codes straight
+// from their packed bytes by `nibbles`; other widths unpacked once into bytes for `dot`); the group's scale and
+// offset are applied to the dot and to the row's Σx (precomputed per group).
+void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, DotFn dot,
+                DotFn nibbles) {
   const int N = w.N(), K = w.K(), G = w.group_size(), ng = w.groups();
   std::vector<float> sum_x((size_t)M * ng, 0.0f);
   for (int m = 0; m < M; ++m)
@@ -177,10 +185,16 @@ void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, flo
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int g = 0; g < ng; ++g) {
         const int len = w.group_len(g);
-        wq_unpack_codes(w.codes((int)n, g), w.format().bits, len, q.data());
+        const uint8_t* codes = w.codes((int)n, g);
+        DotFn fn = nibbles;
+        if (w.format().bits != 4) {
+          wq_unpack_codes(codes, w.format().bits, len, q.data());
+          codes = q.data();
+          fn = dot;
+        }
         const float s = w.scale((int)n, g), o = w.offset((int)n, g);
         for (int m = 0; m < M; ++m)
-          acc[m] += s * dot(x + (size_t)m * K + (size_t)g * G, q.data(), len) + o * sum_x[(size_t)m * ng + g];
+          acc[m] += s * fn(x + (size_t)m * K + (size_t)g * G, codes, len) + o * sum_x[(size_t)m * ng + g];
       }
       for (int m = 0; m < M; ++m) y[(size_t)m * N + n] = acc[m] + (bias ? bias[n] : 0.0f);
     }
@@ -227,7 +241,8 @@ void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float*
   const Isa isa = active_isa();
   if (M <= kFusedMaxRows) {
     DotFn dot = isa == Isa::Avx512 ? wq_dot_codes_avx512 : isa == Isa::Avx2 ? wq_dot_codes_avx2 : wq_dot_codes_scalar;
-    gemm_fused(x, M, w, bias, y, threads, dot);
+    DotFn nib = isa == Isa::Avx512 ? wq_dot_nibbles_avx512 : isa == Isa::Avx2 ? wq_dot_nibbles_avx2 : wq_dot_nibbles_scalar;
+    gemm_fused(x, M, w, bias, y, threads, dot, nib);
     return;
   }
   PanelFn panel = isa == Isa::Avx512 ? gemm_panel_avx512 : isa == Isa::Avx2 ? gemm_panel_avx2 : panel_ref;

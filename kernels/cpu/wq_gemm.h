@@ -75,5 +75,9 @@ void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float*
 float wq_dot_codes_scalar(const float* x, const uint8_t* q, int len);
 float wq_dot_codes_avx2(const float* x, const uint8_t* q, int len);
 float wq_dot_codes_avx512(const float* x, const uint8_t* q, int len);
+// The same for 4-bit codes read from their packed bytes (two per byte, LSB first), without unpacking.
+float wq_dot_nibbles_scalar(const float* x, const uint8_t* packed, int len);
+float wq_dot_nibbles_avx2(const float* x, const uint8_t* packed, int len);
+float wq_dot_nibbles_avx512(const float* x, const uint8_t* packed, int len);
 
 }  // namespace bp::kern

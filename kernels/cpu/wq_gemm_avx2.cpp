@@ -5,4 +5,7 @@
 
 namespace bp::kern {
 float wq_dot_codes_avx2(const float* x, const uint8_t* q, int len) { return avx2::dot_codes_impl(x, q, len); }
+float wq_dot_nibbles_avx2(const float* x, const uint8_t* packed, int len) {
+  return avx2::dot_nibbles_impl(x, packed, len);
+}
 }  // namespace bp::kern

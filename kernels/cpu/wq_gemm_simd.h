@@ -27,4 +27,36 @@ inline float dot_codes_impl(const float* x, const uint8_t* q, int len) {
   return s;
 }
 
+// Σ x[k] · q[k], k < len, for 4-bit codes read straight from their packed bytes (two per byte, the even input in
+// the low nibble): 16 bytes are split into nibbles and re-interleaved into input order in registers, so no unpacked
+// copy is written. The decode hot path of 4-bit weights.
+inline float dot_nibbles_impl(const float* x, const uint8_t* packed, int len) {
+  constexpr int W = Vec::W;
+  Vec::F a0 = Vec::zero(), a1 = Vec::zero();
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  int k = 0;
+  for (; k + 32 <= len; k += 32) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed + k / 2));
+    const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+    const __m128i q0 = _mm_unpacklo_epi8(lo, hi), q1 = _mm_unpackhi_epi8(lo, hi);  // codes k..k+15, k+16..k+31
+#if defined(__AVX512F__)
+    static_assert(W == 16);
+    a0 = Vec::fmadd(Vec::load(x + k), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q0)), a0);
+    a1 = Vec::fmadd(Vec::load(x + k + 16), _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q1)), a1);
+#else
+    static_assert(W == 8);
+    a0 = Vec::fmadd(Vec::load(x + k), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q0)), a0);
+    a1 = Vec::fmadd(Vec::load(x + k + 8), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q0, 8))), a1);
+    a0 = Vec::fmadd(Vec::load(x + k + 16), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q1)), a0);
+    a1 = Vec::fmadd(Vec::load(x + k + 24), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q1, 8))), a1);
+#endif
+  }
+  float lanes[W];
+  Vec::store(lanes, Vec::add(a0, a1));
+  float s = 0.0f;
+  for (int i = 0; i < W; ++i) s += lanes[i];
+  for (; k < len; ++k) s += x[k] * (float)((packed[k / 2] >> (4 * (k & 1))) & 0xF);
+  return s;
+}
+
 }  // namespace bp::kern::BP_SIMD_NS

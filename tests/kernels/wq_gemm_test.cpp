@@ -75,7 +75,8 @@ TEST(WqGemm, ReferenceIsTheProductWithTheDequantizedMatrix) {
 TEST(WqGemm, EveryIsaMatchesTheScalarReferenceOnBothPaths) {
   const int N = 70, K = 200;  // N not a multiple of the panel width; K not a multiple of the vector width
   auto w = randn((size_t)N * K, 5, 0.05f), bias = randn(N, 6);
-  for (WqFormat f : {WqFormat{4, 64, false}, WqFormat{3, 32, true}, WqFormat{2, 0, false}, WqFormat{8, 128, true}}) {
+  for (WqFormat f : {WqFormat{4, 64, false}, WqFormat{4, 0, true}, WqFormat{3, 32, true}, WqFormat{2, 0, false},
+                     WqFormat{8, 128, true}}) {
     WqMatrix q(w.data(), N, K, f);
     for (int M : {1, 3, 8, 9, 40}) {  // <= 8 rows: the fused path; more: dequantized panels
       auto x = randn((size_t)M * K, 7 + M);
@@ -93,6 +94,26 @@ TEST(WqGemm, EveryIsaMatchesTheScalarReferenceOnBothPaths) {
         }
       }
       set_isa_cap(Isa::Avx512);
+    }
+  }
+}
+
+TEST(WqGemm, PackedNibbleDotMatchesTheUnpackedDotOnEveryIsa) {
+  std::mt19937 rng(12);
+  for (int len : {8, 31, 32, 33, 64, 100, 576}) {
+    std::vector<uint8_t> q(len), packed((len + 1) / 2, 0);
+    for (int k = 0; k < len; ++k) {
+      q[k] = (uint8_t)(rng() % 16);
+      packed[k / 2] |= (uint8_t)(q[k] << (4 * (k & 1)));
+    }
+    auto x = randn(len, 13 + len);
+    const float ref = wq_dot_codes_scalar(x.data(), q.data(), len);
+    EXPECT_NEAR(wq_dot_nibbles_scalar(x.data(), packed.data(), len), ref, 1e-4f * (1 + std::fabs(ref)));
+    if (detected_isa() >= Isa::Avx2) {
+      EXPECT_NEAR(wq_dot_nibbles_avx2(x.data(), packed.data(), len), ref, 1e-4f * (1 + std::fabs(ref))) << len;
+    }
+    if (detected_isa() >= Isa::Avx512) {
+      EXPECT_NEAR(wq_dot_nibbles_avx512(x.data(), packed.data(), len), ref, 1e-4f * (1 + std::fabs(ref))) << len;
     }
   }
 }
