@@ -4,7 +4,7 @@
 
 #include <charconv>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::cli {
 

@@ -6,7 +6,7 @@
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/run_view.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/store.h"
 
 namespace bp::cli {

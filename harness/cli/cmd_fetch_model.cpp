@@ -5,7 +5,7 @@
 
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/fetch_model.h"
 
 namespace bp::cli {

@@ -5,7 +5,7 @@
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/table.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/core/registry.h"
 #include "harness/core/store.h"

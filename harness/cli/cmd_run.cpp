@@ -5,7 +5,7 @@
 #include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/python_entry.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/runner.h"
 #include "harness/core/suite.h"
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/runtime/io/model_file.h"
 #include "harness/runtime/tokenizer/tokenizer.h"

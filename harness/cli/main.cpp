@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::cli {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 
 namespace bp::test {
 
