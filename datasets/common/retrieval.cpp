@@ -4,7 +4,7 @@
 
 #include "datasets/common/generation.h"
 #include "datasets/common/rng.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::data {
 namespace {

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "datasets/common/data_file.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::data {
 

@@ -11,7 +11,7 @@
 #include "datasets/common/jsonl.h"
 #include "datasets/common/multiple_choice.h"
 #include "datasets/common/rng.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 
 namespace bp::data {

@@ -9,7 +9,7 @@
 #include "datasets/common/data_file.h"
 #include "datasets/common/jsonl.h"
 #include "datasets/common/user_file.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 
 namespace bp::data {

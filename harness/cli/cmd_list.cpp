@@ -2,10 +2,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/table.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/core/registry.h"
 #include "harness/core/store.h"
@@ -14,21 +13,21 @@
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench list methods|datasets|models|runs [--db PATH]\n"
-    "  methods    registered compression methods: name, kind, description (`bench describe NAME` for parameters)\n"
-    "  datasets   registered evaluation tasks: name, protocol, description (`bench describe NAME` for options)\n"
-    "  models     models `bench fetch-model` knows, and whether each is in the cache\n"
-    "  runs       runs in the results database (--db, default results/bench.db), newest first\n";
+const CommandSpec kSpec{
+    .name = "list",
+    .summary = "list methods, datasets (tasks), models or runs",
+    .description =
+        "  methods    registered compression methods: name, kind, description (`bench describe NAME` for parameters)\n"
+        "  datasets   registered evaluation tasks: name, protocol, description (`bench describe NAME` for options)\n"
+        "  models     models `bench fetch-model` knows, and whether each is in the cache\n"
+        "  runs       runs in the results database (--db), newest first",
+    .positionals = {{"methods|datasets|models|runs", "what to list"}},
+    .options = {{.name = "--db", .value_name = "PATH", .help = "results database for runs (default results/bench.db)"}},
+};
 
 std::string text(const json& v) { return v.is_null() ? "" : v.is_string() ? v.get<std::string>() : v.dump(); }
 
-int cmd_list(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("list", args, {{"--db"}}, 1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_list(const ParsedArgs& a) {
   const std::string what = a.positional[0];
   TextTable t;
   if (what == "methods") {
@@ -65,6 +64,6 @@ int cmd_list(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(list, "list", "list methods, datasets (tasks), models or runs", cmd_list);
+BENCH_REGISTER_COMMAND(list, kSpec, cmd_list);
 
 }  // namespace bp::cli

@@ -109,10 +109,19 @@ int run_python_entry(const std::string& command, const std::string& script, cons
 }
 
 namespace {
-int cmd_report(const std::vector<std::string>& args) { return run_python_entry("report", "report.py", args); }
+
+const CommandSpec kSpec{
+    .name = "report",
+    .summary = "plots and a self-contained report.html from a results database",
+    .description = "Runs reports/report.py [options] and exits with its status.",
+    // The Python side owns the options and --help, so there is one definition of each.
+    .forwards_to = "reports/report.py",
+};
+
+int cmd_report(const ParsedArgs& a) { return run_python_entry("report", "report.py", a.raw); }
+
 }  // namespace
 
-BENCH_REGISTER_COMMAND(report, "report", "plots and a self-contained report.html from a results database",
-                       cmd_report);
+BENCH_REGISTER_COMMAND(report, kSpec, cmd_report);
 
 }  // namespace bp::cli

@@ -2,10 +2,9 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/python_entry.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/runner.h"
 #include "harness/core/suite.h"
 
@@ -13,45 +12,49 @@ namespace bp::cli {
 
 namespace {
 
-const char* kUsage =
-    "usage: bench run SUITE.json [--db PATH] [--filter REGEX] [--dry-run] [--resume] [--threads N]\n"
-    "                            [--data-root DIR] [--report DIR | --no-report] [--shard I/N [--costs-from DB]]\n"
-    "Expands the suite (suites/README.md) into configurations and runs each, storing its results in the SQLite\n"
-    "database as soon as it completes, with a progress line (i/N, elapsed, ETA) on stderr.\n"
-    "  --db PATH         results database (default results/bench.db, relative to the current directory)\n"
-    "  --filter REGEX    only configurations whose label (as --dry-run prints it) matches REGEX\n"
-    "  --dry-run         print the plan (execution order, labels) and run nothing\n"
-    "  --resume          continue the latest run of this exact suite file in the database: run the configurations\n"
-    "                    without a complete result (failed, interrupted, not started), leave the others untouched\n"
-    "  --threads N       threads per configuration (overrides the suite's \"threads\")\n"
-    "  --data-root DIR   evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the\n"
-    "                    default <source dir>/../shared/data)\n"
-    "  --report DIR      where the run's report goes (default: reports/run-<ID> beside the database); the report\n"
-    "                    (plots + report.html, as `bench report` writes them) is made when the run ends\n"
-    "  --no-report       do not make the report\n"
-    "  --shard I/N       run only part I of N disjoint parts of the plan, balanced by estimated cost, each model\n"
-    "                    instance's configurations kept together; with --dry-run, prints every part's size and cost.\n"
-    "                    Give each shard its own --db and merge them with `bench merge` (results/README.md)\n"
-    "  --costs-from DB   balance the parts by the wall times of complete configurations in DB (same comparison key);\n"
-    "                    every shard of a sweep must be given the same DB (or none)\n"
-    "Exit codes: 0 every configuration succeeded; 1 some failed (the others ran and were stored, and so was each\n"
-    "failure with its message); 2 bad usage or an invalid suite (nothing is run).\n";
+const CommandSpec kSpec{
+    .name = "run",
+    .summary = "run a suite of configurations into the results database",
+    .description =
+        "Expands the suite (suites/README.md) into configurations and runs each, storing its results in the SQLite\n"
+        "database as soon as it completes, with a progress line (i/N, elapsed, ETA) on stderr.",
+    .positionals = {{"SUITE.json", "the suite file"}},
+    .options =
+        {{.name = "--db", .value_name = "PATH",
+          .help = "results database (default results/bench.db, relative to the current directory)"},
+         {.name = "--filter", .value_name = "REGEX",
+          .help = "only configurations whose label (as --dry-run prints it) matches REGEX"},
+         {.name = "--dry-run", .takes_value = false, .help = "print the plan (execution order, labels) and run nothing"},
+         {.name = "--resume", .takes_value = false,
+          .help = "continue the latest run of this exact suite file in the database: run the configurations without "
+                  "a complete result (failed, interrupted, not started), leave the others untouched"},
+         {.name = "--threads", .value_name = "N", .help = "threads per configuration (overrides the suite's \"threads\")",
+          .range = IntRange{1, kMaxThreads}},
+         {.name = "--data-root", .value_name = "DIR",
+          .help = "evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the default "
+                  "<source dir>/../shared/data)"},
+         {.name = "--report", .value_name = "DIR",
+          .help = "where the run's report (plots + report.html, as `bench report` writes them) goes when the run "
+                  "ends (default: reports/run-<ID> beside the database)"},
+         {.name = "--no-report", .takes_value = false, .help = "do not make the report"},
+         {.name = "--shard", .value_name = "I/N",
+          .help = "run only part I of N disjoint parts of the plan, balanced by estimated cost, each model instance's "
+                  "configurations kept together (with --dry-run: every part's size and cost); give each shard its "
+                  "own --db and merge them with `bench merge` (results/README.md)"},
+         {.name = "--costs-from", .value_name = "DB",
+          .help = "with --shard: balance the parts by the wall times of complete configurations in DB (same "
+                  "comparison key); every shard of a sweep must be given the same DB (or none)"}},
+    .epilog = "Exit codes: 0 every configuration succeeded; 1 some failed (the others ran and were stored, and so was\n"
+              "each failure with its message); 2 bad usage or an invalid suite (nothing is run).",
+};
 
-int cmd_run(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("run", args,
-                            {{"--db"}, {"--filter"}, {"--dry-run", false}, {"--resume", false}, {"--threads"}, {"--data-root"},
-                             {"--report"}, {"--no-report", false}, {"--shard"}, {"--costs-from"}},
-                            1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_run(const ParsedArgs& a) {
   RunOptions o;
   if (auto db = a.get("--db")) o.db_path = *db;
   if (auto f = a.get("--filter")) o.filter = *f;
   o.dry_run = a.flag("--dry-run");
   o.resume = a.flag("--resume");
-  if (auto t = a.get("--threads")) o.threads = (int)parse_int_arg("--threads", *t, 1, kMaxThreads);
+  if (auto t = a.get_int("--threads")) o.threads = (int)*t;
   if (auto d = a.get("--data-root")) o.data_root = *d;
   if (auto s = a.get("--shard")) o.shard = parse_shard_spec(*s);
   if (auto c = a.get("--costs-from")) {
@@ -59,7 +62,7 @@ int cmd_run(const std::vector<std::string>& args) {
     o.costs_from = *c;
   }
   o.command_line = "bench run";
-  for (const auto& s : args) o.command_line += " " + s;
+  for (const auto& s : a.raw) o.command_line += " " + s;
   const RunOutcome out = run_suite(a.positional[0], o);
   if (o.dry_run || out.run_id == 0 || a.flag("--no-report")) return out.exit_code;
   // The report comes with every run: users get a database AND a readable report with no manual step. A failure to
@@ -77,6 +80,6 @@ int cmd_run(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(run, "run", "run a suite of configurations into the results database", cmd_run);
+BENCH_REGISTER_COMMAND(run, kSpec, cmd_run);
 
 }  // namespace bp::cli

@@ -2,7 +2,6 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "harness/cli/args.h"
 #include "harness/cli/command.h"
 #include "harness/cli/run_view.h"
 #include "harness/core/store.h"
@@ -10,19 +9,18 @@
 namespace bp::cli {
 namespace {
 
-const char* kUsage =
-    "usage: bench show RUN_ID [--db PATH]\n"
-    "Prints the run's metadata and one row per (configuration, metric, labels): the value, or for repeated\n"
-    "measurements the median with n, min..max and the coefficient of variation. Failed configurations are listed\n"
-    "with their messages. Run ids: `bench list runs`.\n"
-    "  --db PATH   results database (default results/bench.db)\n";
+const CommandSpec kSpec{
+    .name = "show",
+    .summary = "one run's results as a table",
+    .description =
+        "Prints the run's metadata and one row per (configuration, metric, labels): the value, or for repeated\n"
+        "measurements the median with n, min..max and the coefficient of variation. Failed configurations are listed\n"
+        "with their messages.",
+    .positionals = {{"RUN_ID", "the run (`bench list runs`)"}},
+    .options = {{.name = "--db", .value_name = "PATH", .help = "results database (default results/bench.db)"}},
+};
 
-int cmd_show(const std::vector<std::string>& args) {
-  ParsedArgs a = parse_args("show", args, {{"--db"}}, 1, 1);
-  if (a.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+int cmd_show(const ParsedArgs& a) {
   long long id = parse_int_arg("RUN_ID", a.positional[0], 1, INT64_MAX);
   Store store(a.get("--db").value_or("results/bench.db"), /*create=*/false);
   json doc = store.load_run(id, /*with_items=*/false);
@@ -36,6 +34,6 @@ int cmd_show(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_REGISTER_COMMAND(show, "show", "one run's results as a table", cmd_show);
+BENCH_REGISTER_COMMAND(show, kSpec, cmd_show);
 
 }  // namespace bp::cli

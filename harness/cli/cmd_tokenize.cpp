@@ -13,26 +13,13 @@
 #include <vector>
 
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/model_registry.h"
 #include "harness/runtime/io/model_file.h"
 #include "harness/runtime/tokenizer/tokenizer.h"
 
 namespace bp::cli {
 namespace {
-
-const char* kUsage =
-    "usage: bench tokenize --model NAME|PATH (--text STR | --file PATH | --batch PATH) [--special]\n"
-    "                      [--parse-special] [--json] [--pieces] [--time]\n"
-    "Prints the token ids of the text, separated by spaces, on one line.\n"
-    "  --model          a registry name, a GGUF file, a Hugging Face directory, or a tokenizer.json file\n"
-    "  --file           tokenize the file's bytes exactly (no newline is stripped)\n"
-    "  --batch          the file is a JSON array of strings; prints a JSON array with the ids (or pieces) of each\n"
-    "  --special        add BOS/EOS as the vocabulary asks (add_bos / add_eos)\n"
-    "  --parse-special  match special-token text such as <|im_start|> as single tokens\n"
-    "  --json           print {\"n_tokens\": N, \"ids\": [...]} instead\n"
-    "  --pieces         print the pre-tokenized pieces as a JSON array of strings instead of ids\n"
-    "  --time           print the encoding time to stderr\n";
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -71,36 +58,36 @@ std::vector<std::string> read_batch(const std::string& path) {
   return out;
 }
 
-int cmd_tokenize(const std::vector<std::string>& args) {
-  std::string model, text, file, batch;
-  bool have_text = false, special = false, parse_special = false, as_json = false, pieces = false, timing = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw InputError("", a, "expected a value after " + a);
-      return args[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--model") model = value();
-    else if (a == "--text") text = value(), have_text = true;
-    else if (a == "--file") file = value();
-    else if (a == "--batch") batch = value();
-    else if (a == "--special") special = true;
-    else if (a == "--parse-special") parse_special = true;
-    else if (a == "--json") as_json = true;
-    else if (a == "--pieces") pieces = true;
-    else if (a == "--time") timing = true;
-    else {
-      std::fprintf(stderr, "bench tokenize: unknown argument '%s'\n%s", a.c_str(), kUsage);
-      return 2;
-    }
-  }
-  if (model.empty() || int(have_text) + int(!file.empty()) + int(!batch.empty()) != 1) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
+const CommandSpec kSpec{
+    .name = "tokenize",
+    .summary = "token ids of a text with a model's tokenizer",
+    .description = "Prints the token ids of the text (one of --text, --file, --batch), separated by spaces, on one line.",
+    .options =
+        {{.name = "--model", .value_name = "NAME|PATH",
+          .help = "a registry name, a GGUF file, a Hugging Face directory, or a tokenizer.json file", .required = true},
+         {.name = "--text", .value_name = "STR", .help = "the text to tokenize"},
+         {.name = "--file", .value_name = "PATH", .help = "tokenize the file's bytes exactly (no newline is stripped)"},
+         {.name = "--batch", .value_name = "PATH",
+          .help = "the file is a JSON array of strings; prints a JSON array with the ids (or pieces) of each"},
+         {.name = "--special", .takes_value = false, .help = "add BOS/EOS as the vocabulary asks (add_bos / add_eos)"},
+         {.name = "--parse-special", .takes_value = false,
+          .help = "match special-token text such as <|im_start|> as single tokens"},
+         {.name = "--json", .takes_value = false, .help = "print {\"n_tokens\": N, \"ids\": [...]} instead"},
+         {.name = "--pieces", .takes_value = false,
+          .help = "print the pre-tokenized pieces as a JSON array of strings instead of ids"},
+         {.name = "--time", .takes_value = false, .help = "print the encoding time to stderr"}},
+};
+
+int cmd_tokenize(const ParsedArgs& a) {
+  const std::string model = *a.get("--model"), file = a.get("--file").value_or(""),
+                    batch = a.get("--batch").value_or("");
+  const bool have_text = a.get("--text").has_value();
+  std::string text = a.get("--text").value_or("");
+  const bool special = a.flag("--special"), parse_special = a.flag("--parse-special"), as_json = a.flag("--json"),
+             pieces = a.flag("--pieces"), timing = a.flag("--time");
+  if (model.empty()) throw InputError("", "--model", "expected a model name or path, got an empty string");
+  if (int(have_text) + int(!file.empty()) + int(!batch.empty()) != 1)
+    throw InputError("", "", "expected exactly one of --text, --file, --batch; see `bench tokenize --help`");
   if (!file.empty()) text = read_file(file);
   auto tok = load_tokenizer(model);
 
@@ -138,6 +125,7 @@ int cmd_tokenize(const std::vector<std::string>& args) {
 }
 
 }  // namespace
-}  // namespace bp::cli
 
-BENCH_REGISTER_COMMAND(tokenize, "tokenize", "token ids of a text with a model's tokenizer", bp::cli::cmd_tokenize);
+BENCH_REGISTER_COMMAND(tokenize, kSpec, cmd_tokenize);
+
+}  // namespace bp::cli

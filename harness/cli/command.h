@@ -1,22 +1,25 @@
 #pragma once
 // `bench` subcommands register themselves from their own file (cmd_<name>.cpp), so adding a subcommand needs no
-// edit to main.cpp:
+// edit to main.cpp. Each declares its arguments as a CommandSpec (args.h); main.cpp parses them through
+// parse_command() and answers --help from the spec, so a command only ever sees arguments its table accepts:
 //
-//   BENCH_REGISTER_COMMAND(generate, "generate", "greedy continuation of a prompt", cmd_generate);
-//   int cmd_generate(const std::vector<std::string>& args);   // args exclude "bench generate"
+//   const CommandSpec kSpec{.name = "show", .summary = "...", .positionals = {...}, .options = {...}};
+//   int cmd_show(const ParsedArgs& a);
+//   BENCH_REGISTER_COMMAND(show, kSpec, cmd_show);
 //
 // Exit codes: 0 success, 1 some configuration/work failed, 2 bad usage or invalid input.
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "harness/cli/args.h"
+
 namespace bp::cli {
 
-using CommandFn = std::function<int(const std::vector<std::string>& args)>;
+using CommandFn = std::function<int(const ParsedArgs& args)>;
 
 struct Command {
-  std::string name;
-  std::string summary;  // one line, shown by `bench --help`
+  CommandSpec spec;
   CommandFn run;
 };
 
@@ -26,6 +29,6 @@ std::vector<const Command*> all_commands();
 
 }  // namespace bp::cli
 
-#define BENCH_REGISTER_COMMAND(ident, name, summary, fn)                                               \
-  [[maybe_unused]] static const bool bench_command_registered_##ident =                              \
-      ::bp::cli::register_command(::bp::cli::Command{name, summary, fn})
+#define BENCH_REGISTER_COMMAND(ident, spec, fn)                                           \
+  [[maybe_unused]] static const bool bench_command_registered_##ident = \
+      ::bp::cli::register_command(::bp::cli::Command{spec, fn})

@@ -3,44 +3,15 @@
 #include <new>
 #include <stdexcept>
 #include <exception>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "harness/cli/command.h"
-#include "harness/core/error.h"
-
-namespace bp::cli {
-
-namespace {
-std::map<std::string, Command>& commands() {
-  static std::map<std::string, Command> c;
-  return c;
-}
-}  // namespace
-
-bool register_command(Command c) {
-  std::string name = c.name;
-  commands().emplace(std::move(name), std::move(c));
-  return true;
-}
-
-const Command* find_command(const std::string& name) {
-  auto it = commands().find(name);
-  return it == commands().end() ? nullptr : &it->second;
-}
-
-std::vector<const Command*> all_commands() {
-  std::vector<const Command*> out;
-  for (auto& [k, v] : commands()) out.push_back(&v);
-  return out;
-}
-
-}  // namespace bp::cli
+#include "harness/common/error.h"
 
 static void print_usage(FILE* f) {
   std::fprintf(f, "usage: bench <command> [options]   (bench <command> --help for details)\n\ncommands:\n");
-  for (const auto* c : bp::cli::all_commands()) std::fprintf(f, "  %-10s %s\n", c->name.c_str(), c->summary.c_str());
+  for (const auto* c : bp::cli::all_commands()) std::fprintf(f, "  %-10s %s\n", c->spec.name.c_str(), c->spec.summary.c_str());
 }
 
 int main(int argc, char** argv) {
@@ -61,7 +32,13 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    return cmd->run(args);
+    // One parser for every command, against its table; --help is printed from the same table.
+    const bp::cli::ParsedArgs parsed = bp::cli::parse_command(cmd->spec, args);
+    if (parsed.help) {
+      std::fputs(bp::cli::help_text(cmd->spec).c_str(), stdout);
+      return 0;
+    }
+    return cmd->run(parsed);
   } catch (const bp::InputError& e) {
     std::fprintf(stderr, "bench %s: error: %s\n", name.c_str(), e.what());
     return 2;

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "harness/cli/table.h"
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 
 namespace bp::cli {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 
 namespace fs = std::filesystem;

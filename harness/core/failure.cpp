@@ -2,7 +2,7 @@
 
 #include <new>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp {
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp {
 

@@ -4,7 +4,7 @@
 // its author did not mean).
 #include <string>
 
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 
 namespace bp {
 

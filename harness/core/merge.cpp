@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
-#include "harness/core/param_schema.h"
+#include "harness/common/error.h"
+#include "harness/common/param_schema.h"
 #include "harness/core/store.h"
 #include "harness/core/store_schema.h"
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 #include "harness/runtime/device_session.h"
 #include "harness/runtime/kv_cache.h"
 #include "harness/runtime/linear_op.h"

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "harness/core/data_files.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/failure.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/identity.h"

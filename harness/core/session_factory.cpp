@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #if defined(BENCH_HAVE_CUDA)
 #include "harness/runtime/cuda/cuda_backend.h"
 #endif

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/stats.h"
 #include "harness/core/store_schema.h"
 

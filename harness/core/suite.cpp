@@ -7,7 +7,7 @@
 #include <map>
 #include <regex>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/json_file.h"
 #include "harness/core/model_registry.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 #include "harness/core/registry.h"
 #include "harness/core/task.h"
 #include "harness/runtime/model.h"

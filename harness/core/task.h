@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 #include "harness/runtime/model.h"
 
 namespace bp {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/dense_kv_cache.h"
 #include "harness/runtime/dense_linear.h"
 #include "kernels/common/fp16.h"

@@ -6,7 +6,7 @@
 // storage=int4 (group 32, asymmetric): keys 7 tiles · 64 · 40 B + values 408 · 40 B + 408 · 8 B per head = 13.98x.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/h2o/h2o_cache.h"

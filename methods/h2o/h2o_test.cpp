@@ -7,10 +7,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/kv/keep_tokens.h"
-#include "harness/runtime/kv/test_eviction.h"
-#include "harness/runtime/kv/test_smoke.h"
+#include "tests/common/kv/test_eviction.h"
+#include "tests/common/kv/test_smoke.h"
 #include "methods/h2o/h2o_cache.h"
 #include "tests/common/test_env.h"
 

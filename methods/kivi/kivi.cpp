@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/split_kv_cache.h"
 #include "harness/runtime/kv/storage_param.h"

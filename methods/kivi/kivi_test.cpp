@@ -3,10 +3,10 @@
 // in groups of G channels and the last min(T, R) values in FP16. Everything passes through FP16 first.
 #include <gtest/gtest.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/kv/split_kv_cache.h"
-#include "harness/runtime/kv/test_smoke.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_smoke.h"
+#include "tests/common/kv/test_support.h"
 #include "tests/common/test_env.h"
 
 namespace bp::rt::kv {

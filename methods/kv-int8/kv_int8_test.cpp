@@ -1,9 +1,9 @@
 // kv-int8 against its definition: per (token, KV head) symmetric absmax INT8 with one FP16 scale, no window.
 #include <gtest/gtest.h>
 
-#include "harness/core/error.h"
-#include "harness/runtime/kv/test_smoke.h"
-#include "harness/runtime/kv/test_support.h"
+#include "harness/common/error.h"
+#include "tests/common/kv/test_smoke.h"
+#include "tests/common/kv/test_support.h"
 #include "tests/common/test_env.h"
 
 namespace bp::rt::kv {

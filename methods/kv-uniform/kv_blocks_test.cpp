@@ -4,10 +4,10 @@
 
 #include <random>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/kv/split_kv.h"
 #include "harness/runtime/kv/storage_param.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_support.h"
 #include "harness/runtime/kv/token_store.h"
 
 namespace bp::rt::kv {

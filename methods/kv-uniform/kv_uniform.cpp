@@ -12,7 +12,7 @@
 // 4 b: 72 B (3.56×); 2 b: 40 B (6.4×). Group 32 adds 4 B per side; symmetric drops the mins.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/split_kv_cache.h"
 #include "harness/runtime/kv/storage_param.h"

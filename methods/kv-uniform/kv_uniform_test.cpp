@@ -2,10 +2,10 @@
 // tokens (complete groups quantized from their FP16 buffer, the incomplete group FP16 and counted as window).
 #include <gtest/gtest.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/kv/split_kv_cache.h"
-#include "harness/runtime/kv/test_smoke.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_smoke.h"
+#include "tests/common/kv/test_support.h"
 #include "tests/common/test_env.h"
 
 namespace bp::rt::kv {

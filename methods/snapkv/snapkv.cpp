@@ -6,7 +6,7 @@
 // 96114), kernel 7 maxpool or wider keeps it. Sweep kernel/pooling with the capacity.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/snapkv/snapkv_cache.h"

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "harness/core/error.h"
-#include "harness/runtime/kv/test_eviction.h"
-#include "harness/runtime/kv/test_smoke.h"
+#include "harness/common/error.h"
+#include "tests/common/kv/test_eviction.h"
+#include "tests/common/kv/test_smoke.h"
 #include "methods/snapkv/snapkv_cache.h"
 #include "tests/common/test_env.h"
 

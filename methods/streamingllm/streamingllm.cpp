@@ -5,7 +5,7 @@
 // 1024 tokens halve a 2k prompt, keep a quarter of 4k and an eighth of 8k. Sweep window in {252, 508, 1020, 2044}.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/streamingllm/streaming_cache.h"

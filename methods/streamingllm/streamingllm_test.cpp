@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "harness/core/error.h"
-#include "harness/runtime/kv/test_eviction.h"
-#include "harness/runtime/kv/test_smoke.h"
+#include "harness/common/error.h"
+#include "tests/common/kv/test_eviction.h"
+#include "tests/common/kv/test_smoke.h"
 #include "methods/streamingllm/streaming_cache.h"
 #include "tests/common/test_env.h"
 

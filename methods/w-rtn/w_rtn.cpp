@@ -7,7 +7,7 @@
 // asymmetric: 0.5 B per weight + 4 B per 64 weights = 0.5625 B/weight = 4.5 bits per weight.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/wq_linear.h"
 

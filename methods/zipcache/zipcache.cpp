@@ -2,7 +2,7 @@
 // where it departs from the reference code are documented in zipcache_cache.h.
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/kv/storage_param.h"
 #include "methods/zipcache/zipcache_cache.h"

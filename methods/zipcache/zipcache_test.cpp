@@ -5,9 +5,9 @@
 
 #include <numeric>
 
-#include "harness/core/error.h"
-#include "harness/runtime/kv/test_smoke.h"
-#include "harness/runtime/kv/test_support.h"
+#include "harness/common/error.h"
+#include "tests/common/kv/test_smoke.h"
+#include "tests/common/kv/test_support.h"
 #include "methods/zipcache/zipcache_cache.h"
 #include "tests/common/test_env.h"
 

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_support.h"
 #include "kernels/cpu/thread_pool.h"
 #include "tests/alloc/counting_allocator.h"
 #include "tests/common/param_variants.h"

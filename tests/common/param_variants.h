@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "harness/core/error.h"
-#include "harness/core/param_schema.h"
+#include "harness/common/error.h"
+#include "harness/common/param_schema.h"
 #include "harness/core/registry.h"
 
 namespace bp::test {

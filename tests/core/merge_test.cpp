@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/merge.h"
 #include "harness/core/runner.h"

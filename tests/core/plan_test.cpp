@@ -1,7 +1,7 @@
 // Plan filtering and the model-loading order.
 #include <gtest/gtest.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/plan.h"
 
 namespace bp {

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/provenance.h"
 #include "harness/core/runner.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/shard.h"
 
 namespace bp {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/plan.h"
 #include "harness/core/suite.h"
 #include "tests/common/test_env.h"

@@ -3,7 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/identity.h"
 #include "harness/core/store.h"
 #include "harness/core/store_schema.h"

@@ -1,7 +1,7 @@
 // Suite parsing: expansion of sweeps, canonical parameters, and every validation error with its exact text.
 #include <gtest/gtest.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/plan.h"
 #include "harness/core/suite.h"
 

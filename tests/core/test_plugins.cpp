@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "harness/core/registry.h"
 #include "harness/core/task.h"

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/registry.h"
 #include "harness/runtime/device_session.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_support.h"
 #include "kernels/cuda/kv_cuda.h"
 #include "kernels/cuda/model_ops.h"
 #include "tests/common/param_variants.h"

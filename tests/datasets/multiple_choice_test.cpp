@@ -8,7 +8,7 @@
 #include "datasets/common/logprob.h"
 #include "datasets/hellaswag/hellaswag.h"
 #include "datasets/piqa/piqa.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "tests/datasets/task_harness.h"
 

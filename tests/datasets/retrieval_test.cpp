@@ -7,7 +7,7 @@
 
 #include "datasets/lines/lines.h"
 #include "datasets/passkey/passkey.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "tests/datasets/task_harness.h"
 
 namespace bp::data {

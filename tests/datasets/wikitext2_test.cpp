@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "datasets/wikitext2/perplexity.h"
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "tests/datasets/task_harness.h"
 
 namespace bp::data {

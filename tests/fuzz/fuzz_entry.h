@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/canonical_layout.h"
 #include "harness/runtime/io/dtype_info.h"
 #include "harness/runtime/io/gguf_model.h"

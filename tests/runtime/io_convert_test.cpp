@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/convert.h"
 #include "harness/runtime/io/half.h"
 #include "harness/runtime/io/model_file.h"

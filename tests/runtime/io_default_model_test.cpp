@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/model_file.h"
 #include "tests/common/test_env.h"
 

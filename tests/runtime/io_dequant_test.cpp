@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/dequant.h"
 #include "harness/runtime/io/dtype_info.h"
 #include "harness/runtime/io/half.h"

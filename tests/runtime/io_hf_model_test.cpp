@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/hf_config.h"
 #include "harness/runtime/io/model_file.h"
 #include "tests/common/test_env.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt::test {
 

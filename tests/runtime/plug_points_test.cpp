@@ -10,7 +10,7 @@
 
 #include "harness/runtime/dense_kv_cache.h"
 #include "harness/runtime/dense_linear.h"
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_support.h"
 #include "harness/runtime/model.h"
 #include "tests/common/test_env.h"
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/tokenizer/byte_level.h"
 #include "harness/runtime/tokenizer/nfc.h"
 #include "harness/runtime/tokenizer/pre_tokenizer.h"

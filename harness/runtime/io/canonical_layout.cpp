@@ -5,7 +5,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt {
 

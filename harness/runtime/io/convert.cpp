@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/dequant.h"
 #include "harness/runtime/io/gguf_config.h"
 #include "harness/runtime/io/gguf_reader.h"

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/dtype_info.h"
 #include "harness/runtime/io/half.h"
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt {
 

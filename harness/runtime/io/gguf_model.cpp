@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/canonical_layout.h"
 #include "harness/runtime/io/dtype_info.h"
 #include "harness/runtime/io/gguf_config.h"

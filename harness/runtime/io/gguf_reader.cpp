@@ -6,7 +6,7 @@
 #include <cstring>
 #include <set>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/dtype_info.h"
 
 namespace bp::rt {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/dtype_info.h"
 
 namespace bp::rt {

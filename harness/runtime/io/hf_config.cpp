@@ -4,7 +4,7 @@
 
 #include <climits>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/float_field.h"
 #include "harness/runtime/io/json_file.h"
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/canonical_layout.h"
 #include "harness/runtime/io/hf_config.h"
 #include "harness/runtime/io/hf_tokenizer.h"

@@ -7,7 +7,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/io/json_file.h"
 
 namespace bp::rt {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt {
 

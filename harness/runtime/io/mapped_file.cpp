@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt {
 

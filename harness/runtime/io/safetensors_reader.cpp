@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp::rt {
 

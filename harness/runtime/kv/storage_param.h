@@ -8,16 +8,16 @@
 // With storage = "fp16" the two others must keep their defaults (they would change nothing; rejected so that a
 // sweep never produces two identical configurations with different names).
 //
-// Method code only: this header uses the core's ParamSchema/Params (header-only, so bench_runtime never links
-// the core). Usage in a registration:
+// Method code only: this header uses ParamSchema/Params from harness/common (below the runtime). Usage in a
+// registration:
 //   m.schema = ParamSchema().integer(...);  bp::rt::kv::add_storage_params(m.schema, "fp16");
 //   m.validate = [](const Params& p, const std::string& f, const std::string& ptr) {
 //     bp::rt::kv::validate_storage_params(p, f, ptr); ... };
 //   factory: TokenFormat fmt = bp::rt::kv::storage_format(params, ctx.geometry.head_dim);
 #include <string>
 
-#include "harness/core/error.h"
-#include "harness/core/param_schema.h"
+#include "harness/common/error.h"
+#include "harness/common/param_schema.h"
 #include "harness/runtime/kv/token_store.h"
 
 namespace bp::rt::kv {

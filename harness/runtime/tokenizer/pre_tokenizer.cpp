@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/tokenizer/unicode.h"
 
 namespace bp::rt {

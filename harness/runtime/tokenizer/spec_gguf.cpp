@@ -1,7 +1,7 @@
 // TokenizerSpec from GGUF metadata (tokenizer.ggml.*), following llama.cpp's reading of those keys.
 #include <fmt/format.h>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/tokenizer/tokenizer_spec.h"
 
 namespace bp::rt {

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/tokenizer/byte_level.h"
 #include "harness/runtime/tokenizer/tokenizer_spec.h"
 

@@ -9,7 +9,7 @@
 #include <limits>
 #include <sstream>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 #include "harness/runtime/tokenizer/bpe_model.h"
 #include "harness/runtime/tokenizer/byte_level.h"
 #include "harness/runtime/tokenizer/nfc.h"

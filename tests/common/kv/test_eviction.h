@@ -12,7 +12,7 @@
 #include <limits>
 #include <vector>
 
-#include "harness/runtime/kv/test_support.h"
+#include "tests/common/kv/test_support.h"
 #include "harness/runtime/kv/token_store.h"
 
 namespace bp::rt::kv::testing {

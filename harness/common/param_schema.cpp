@@ -1,4 +1,4 @@
-#include "harness/core/param_schema.h"
+#include "harness/common/param_schema.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "harness/core/error.h"
+#include "harness/common/error.h"
 
 namespace bp {
 
