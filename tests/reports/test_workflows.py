@@ -32,7 +32,9 @@ def bench_subcommands():
     names = set()
     for path in glob.glob(os.path.join(REPO, "harness", "cli", "*.cpp")):
         text = open(path, encoding="utf-8").read()
-        names |= set(re.findall(r'BENCH_REGISTER_COMMAND\(\s*\w+\s*,\s*"([^"]+)"', text))
+        # A command registers its option table (CommandSpec), whose `.name` is the subcommand's name.
+        if "BENCH_REGISTER_COMMAND(" in text:
+            names |= set(re.findall(r'CommandSpec\s+\w+\s*\{\s*\.name\s*=\s*"([^"]+)"', text))
     return names
 
 
