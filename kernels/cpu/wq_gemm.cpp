@@ -163,13 +163,14 @@ float wq_dot_nibbles_scalar(const float* x, const uint8_t* packed, int len) {
 namespace {
 
 using DotFn = float (*)(const float*, const uint8_t*, int);
+using RowFn = float (*)(const WqRowArgs&);
 using PanelFn = void (*)(const float*, int, int, const PackedWeights&, int, const float*, float*, int64_t);
 
 // Few input rows (decode): per output row and group, the codes are dotted with each input row (4-bit codes straight
 // from their packed bytes by `nibbles`; other widths unpacked once into bytes for `dot`); the group's scale and
 // offset are applied to the dot and to the row's Σx (precomputed per group).
 void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, DotFn dot,
-                DotFn nibbles) {
+                DotFn nibbles, RowFn row4) {
   const int N = w.N(), K = w.K(), G = w.group_size(), ng = w.groups();
   std::vector<float> sum_x((size_t)M * ng, 0.0f);
   for (int m = 0; m < M; ++m)
@@ -182,6 +183,21 @@ void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, flo
     std::vector<uint8_t> q(G);
     std::vector<float> acc(M);
     for (int64_t n = n0; n < n1; ++n) {
+      if (row4) {  // 4-bit codes with a SIMD row kernel: one call per (output row, input row)
+        for (int m = 0; m < M; ++m) {
+          WqRowArgs a;
+          a.x = x + (size_t)m * K;
+          a.codes = w.codes((int)n, 0);
+          a.scales = w.scales_row((int)n);
+          a.mins = w.mins_row((int)n);
+          a.sum_x = sum_x.data() + (size_t)m * ng;
+          a.K = K;
+          a.group = G;
+          a.groups = ng;
+          y[(size_t)m * N + n] = row4(a) + (bias ? bias[n] : 0.0f);
+        }
+        continue;
+      }
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int g = 0; g < ng; ++g) {
         const int len = w.group_len(g);
@@ -242,7 +258,12 @@ void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float*
   if (M <= kFusedMaxRows) {
     DotFn dot = isa == Isa::Avx512 ? wq_dot_codes_avx512 : isa == Isa::Avx2 ? wq_dot_codes_avx2 : wq_dot_codes_scalar;
     DotFn nib = isa == Isa::Avx512 ? wq_dot_nibbles_avx512 : isa == Isa::Avx2 ? wq_dot_nibbles_avx2 : wq_dot_nibbles_scalar;
-    gemm_fused(x, M, w, bias, y, threads, dot, nib);
+    // The row kernel needs whole bytes per group (G even, true for every valid G) and 4-bit codes.
+    RowFn row4 = w.format().bits != 4 ? nullptr
+                 : isa == Isa::Avx512 ? wq_row_nibbles_avx512
+                 : isa == Isa::Avx2   ? wq_row_nibbles_avx2
+                                      : nullptr;
+    gemm_fused(x, M, w, bias, y, threads, dot, nib, row4);
     return;
   }
   PanelFn panel = isa == Isa::Avx512 ? gemm_panel_avx512 : isa == Isa::Avx2 ? gemm_panel_avx2 : panel_ref;

@@ -39,6 +39,9 @@ class WqMatrix {
   size_t row_bytes() const { return row_bytes_; }
   const uint8_t* codes(int n, int g) const { return codes_.data() + (size_t)n * row_bytes_ + group_offset_[g]; }
   uint16_t scale_bits(int n, int g) const { return scales_[(size_t)n * groups_ + g]; }
+  // Row n's FP16 scales and minima (minima: nullptr when symmetric), groups() each.
+  const uint16_t* scales_row(int n) const { return scales_.data() + (size_t)n * groups_; }
+  const uint16_t* mins_row(int n) const { return f_.symmetric ? nullptr : mins_.data() + (size_t)n * groups_; }
   uint16_t min_bits(int n, int g) const { return f_.symmetric ? 0 : mins_[(size_t)n * groups_ + g]; }
   float scale(int n, int g) const;
   // The constant term per unit of Σx: min (asymmetric) or -scale · 2^(b-1) (symmetric).
@@ -57,6 +60,20 @@ class WqMatrix {
   std::vector<uint8_t> codes_;
   std::vector<uint16_t> scales_, mins_;
 };
+
+// One 4-bit output row against one input row (the decode inner loop, per ISA): groups of `group` inputs (the last
+// one shorter when `group` does not divide K), codes contiguous, FP16 scales and minima (nullptr: symmetric), Σx per
+// group of the input row.
+struct WqRowArgs {
+  const float* x = nullptr;
+  const uint8_t* codes = nullptr;
+  const uint16_t* scales = nullptr;
+  const uint16_t* mins = nullptr;
+  const float* sum_x = nullptr;
+  int K = 0, group = 0, groups = 0;
+};
+float wq_row_nibbles_avx2(const WqRowArgs& a);
+float wq_row_nibbles_avx512(const WqRowArgs& a);
 
 // Checks a format against a row length; returns an empty string when valid, else what is wrong.
 const char* wq_format_error(const WqFormat& f, int K);

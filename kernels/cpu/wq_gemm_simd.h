@@ -2,6 +2,7 @@
 // The weight-only quantized product's inner loop, written once over kv_simd.h's Vec (8 lanes for AVX2, 16 for
 // AVX-512). Include only from wq_gemm_avx2.cpp / wq_gemm_avx512.cpp, after defining BP_SIMD_NS.
 #include "kernels/cpu/kv_simd.h"
+#include "kernels/cpu/wq_gemm.h"
 
 namespace bp::kern::BP_SIMD_NS {
 
@@ -57,6 +58,21 @@ inline float dot_nibbles_impl(const float* x, const uint8_t* packed, int len) {
   for (int i = 0; i < W; ++i) s += lanes[i];
   for (; k < len; ++k) s += x[k] * (float)((packed[k / 2] >> (4 * (k & 1))) & 0xF);
   return s;
+}
+
+// One output row of 4-bit codes against one input row: Σ_g scale_g · Σ_k x_k q_k + offset_g · Σx_g, with every
+// group's codes contiguous (G/2 bytes each) and its FP16 scale (and minimum) converted in registers. One call per
+// (row, input row) instead of one per group: the per-group call and conversion overhead dominated decode.
+inline float row_nibbles_impl(const WqRowArgs& a) {
+  float acc = 0.0f;
+  const float half = 8.0f;  // 2^(4-1): the symmetric code offset
+  for (int g = 0; g < a.groups; ++g) {
+    const int len = g + 1 < a.groups ? a.group : a.K - a.group * (a.groups - 1);
+    const float s = half_to_float(a.scales[g]);
+    const float o = a.mins ? half_to_float(a.mins[g]) : -s * half;
+    acc += s * dot_nibbles_impl(a.x + (size_t)g * a.group, a.codes + (size_t)g * (a.group / 2), len) + o * a.sum_x[g];
+  }
+  return acc;
 }
 
 }  // namespace bp::kern::BP_SIMD_NS
