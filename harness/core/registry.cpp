@@ -10,6 +10,10 @@
 
 namespace bp {
 
+namespace {
+bool has_role(const std::vector<Role>& roles, Role r) { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
+}  // namespace
+
 const char* role_name(Role r) {
   switch (r) {
     case Role::Weights: return "weights";
@@ -22,17 +26,17 @@ const char* role_name(Role r) {
 std::string roles_text(const std::vector<Role>& roles) {
   std::string s;
   for (Role r : kRoleOrder)
-    if (std::find(roles.begin(), roles.end(), r) != roles.end()) s += (s.empty() ? "" : "+") + std::string(role_name(r));
+    if (has_role(roles, r)) s += (s.empty() ? "" : "+") + std::string(role_name(r));
   return s;
 }
 
-bool MethodInfo::fills(Role r) const { return std::find(roles.begin(), roles.end(), r) != roles.end(); }
+bool MethodInfo::fills(Role r) const { return has_role(roles, r); }
 
 std::string MethodInfo::refuses(const MethodInfo& other) const {
   for (const auto& [name, why] : composes.refused)
     if (name == other.name) return why;
   for (Role r : other.roles)
-    if (!std::count(composes.partners.begin(), composes.partners.end(), r)) {
+    if (!has_role(composes.partners, r)) {
       if (composes.partners.empty()) return fmt::format("\"{}\" runs alone, in a stack of one", name);
       return fmt::format("\"{}\" stacks only with methods for {}; \"{}\" fills {}", name, partners_text(), other.name,
                          role_name(r));
@@ -43,8 +47,7 @@ std::string MethodInfo::refuses(const MethodInfo& other) const {
 std::string MethodInfo::partners_text() const {
   std::string s;
   for (Role r : kRoleOrder)
-    if (std::count(composes.partners.begin(), composes.partners.end(), r))
-      s += (s.empty() ? "" : " or ") + std::string(role_name(r));
+    if (has_role(composes.partners, r)) s += (s.empty() ? "" : " or ") + std::string(role_name(r));
   return s.empty() ? "nothing" : s;
 }
 

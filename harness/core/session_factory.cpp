@@ -77,10 +77,7 @@ std::unique_ptr<rt::Session> SessionFactory::make(const rt::Model& model, const 
 #endif
 }
 
-std::unique_ptr<rt::Session> SessionFactory::make_reference(const rt::Model& model) {
-  const MethodInfo* ref = MethodRegistry::find(kReferenceMethod);
-  if (!ref) throw std::runtime_error(fmt::format("the reference method \"{}\" is not registered", kReferenceMethod));
-  return make(model, *ref, Params(ref->schema.canonicalize(json::object(), "", "")));
-}
+// A stack without a kv-cache member runs the reference cache; the empty stack is the reference itself.
+std::unique_ptr<rt::Session> SessionFactory::make_reference(const rt::Model& model) { return make(model, {}); }
 
 }  // namespace bp

@@ -67,9 +67,8 @@ void gemm_ref(const float* x, int M, int K, const float* w, int N, const float* 
   }
 }
 
-namespace {
-void panel_scalar(const float* x, int M, int K, const PackedWeights& w, int p, const float* bias, float* y,
-                  int64_t ldy) {
+void gemm_panel_scalar(const float* x, int M, int K, const PackedWeights& w, int p, const float* bias, float* y,
+                       int64_t ldy) {
   const int n0 = p * kPanel;
   const int nr = std::min(kPanel, w.N() - n0);
   float acc[kPanel];
@@ -88,6 +87,8 @@ void panel_scalar(const float* x, int M, int K, const PackedWeights& w, int p, c
     for (int r = 0; r < nr; ++r) y[(size_t)m * ldy + n0 + r] = acc[r] + (bias ? bias[n0 + r] : 0.0f);
   }
 }
+
+namespace {
 
 using PanelFn = void (*)(const float*, int, int, const PackedWeights&, int, const float*, float*, int64_t);
 
@@ -118,14 +119,14 @@ void run_panels(PanelFn fn, const float* x, int M, const PackedWeights& w, const
 }  // namespace
 
 void gemm_packed_scalar(const float* x, int M, const PackedWeights& w, const float* bias, float* y, int threads) {
-  run_panels(panel_scalar, x, M, w, bias, y, threads);
+  run_panels(gemm_panel_scalar, x, M, w, bias, y, threads);
 }
 
 void gemm_packed(const float* x, int M, const PackedWeights& w, const float* bias, float* y, int threads) {
   switch (active_isa()) {
     case Isa::Avx512: run_panels(gemm_panel_avx512, x, M, w, bias, y, threads); break;
     case Isa::Avx2: run_panels(gemm_panel_avx2, x, M, w, bias, y, threads); break;
-    default: run_panels(panel_scalar, x, M, w, bias, y, threads); break;
+    default: run_panels(gemm_panel_scalar, x, M, w, bias, y, threads); break;
   }
 }
 

@@ -55,8 +55,10 @@ void gemm_packed(const float* x, int M, const PackedWeights& w, const float* bia
 // Scalar implementation over packed weights (the fallback of gemm_packed on CPUs without AVX2).
 void gemm_packed_scalar(const float* x, int M, const PackedWeights& w, const float* bias, float* y, int threads);
 
-// ISA-specific panel kernels: y[0..M)[n0..n0+kPanel) for panel p (columns beyond N are not written).
-// ldy = row stride of y. Defined in gemm_avx2.cpp / gemm_avx512.cpp.
+// Panel kernels: y[0..M)[n0..n0+kPanel) for panel p (columns beyond N are not written). ldy = row stride of y.
+// The scalar one is in gemm.cpp, the ISA-specific ones in gemm_avx2.cpp / gemm_avx512.cpp.
+void gemm_panel_scalar(const float* x, int M, int K, const PackedWeights& w, int p, const float* bias, float* y,
+                       int64_t ldy);
 void gemm_panel_avx2(const float* x, int M, int K, const PackedWeights& w, int p, const float* bias, float* y,
                      int64_t ldy);
 void gemm_panel_avx512(const float* x, int M, int K, const PackedWeights& w, int p, const float* bias, float* y,

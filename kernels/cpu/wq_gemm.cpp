@@ -160,17 +160,29 @@ float wq_dot_nibbles_scalar(const float* x, const uint8_t* packed, int len) {
   return acc;
 }
 
+float wq_row_nibbles_scalar(const WqRowArgs& a) {
+  float acc = 0.0f;
+  for (int g = 0; g < a.groups; ++g) {
+    const int len = g + 1 < a.groups ? a.group : a.K - a.group * (a.groups - 1);
+    const float s = f16_to_f32(a.scales[g]);
+    const float o = a.mins ? f16_to_f32(a.mins[g]) : -s * 8.0f;
+    acc += s * wq_dot_nibbles_scalar(a.x + (size_t)g * a.group, a.codes + (size_t)g * (a.group / 2), len) +
+           o * a.sum_x[g];
+  }
+  return acc;
+}
+
 namespace {
 
 using DotFn = float (*)(const float*, const uint8_t*, int);
 using RowFn = float (*)(const WqRowArgs&);
 using PanelFn = void (*)(const float*, int, int, const PackedWeights&, int, const float*, float*, int64_t);
 
-// Few input rows (decode): per output row and group, the codes are dotted with each input row (4-bit codes straight
-// from their packed bytes by `nibbles`; other widths unpacked once into bytes for `dot`); the group's scale and
+// Few input rows (decode): 4-bit rows go to `row4`, which reads the codes straight from their packed bytes; other
+// widths are unpacked once per group into bytes and dotted with each input row by `dot`. Each group's scale and
 // offset are applied to the dot and to the row's Σx (precomputed per group).
 void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, float* y, int threads, DotFn dot,
-                DotFn nibbles, RowFn row4) {
+                RowFn row4) {
   const int N = w.N(), K = w.K(), G = w.group_size(), ng = w.groups();
   std::vector<float> sum_x((size_t)M * ng, 0.0f);
   for (int m = 0; m < M; ++m)
@@ -183,7 +195,7 @@ void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, flo
     std::vector<uint8_t> q(G);
     std::vector<float> acc(M);
     for (int64_t n = n0; n < n1; ++n) {
-      if (row4) {  // 4-bit codes with a SIMD row kernel: one call per (output row, input row)
+      if (w.format().bits == 4) {  // one row-kernel call per (output row, input row)
         for (int m = 0; m < M; ++m) {
           WqRowArgs a;
           a.x = x + (size_t)m * K;
@@ -201,16 +213,10 @@ void gemm_fused(const float* x, int M, const WqMatrix& w, const float* bias, flo
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int g = 0; g < ng; ++g) {
         const int len = w.group_len(g);
-        const uint8_t* codes = w.codes((int)n, g);
-        DotFn fn = nibbles;
-        if (w.format().bits != 4) {
-          wq_unpack_codes(codes, w.format().bits, len, q.data());
-          codes = q.data();
-          fn = dot;
-        }
+        wq_unpack_codes(w.codes((int)n, g), w.format().bits, len, q.data());
         const float s = w.scale((int)n, g), o = w.offset((int)n, g);
         for (int m = 0; m < M; ++m)
-          acc[m] += s * fn(x + (size_t)m * K + (size_t)g * G, codes, len) + o * sum_x[(size_t)m * ng + g];
+          acc[m] += s * dot(x + (size_t)m * K + (size_t)g * G, q.data(), len) + o * sum_x[(size_t)m * ng + g];
       }
       for (int m = 0; m < M; ++m) y[(size_t)m * N + n] = acc[m] + (bias ? bias[n] : 0.0f);
     }
@@ -234,18 +240,6 @@ void gemm_panels(const float* x, int M, const WqMatrix& w, const float* bias, fl
   });
 }
 
-void panel_ref(const float* x, int M, int K, const PackedWeights& w, int, const float* bias, float* y, int64_t ldy) {
-  std::vector<float> row(K);
-  for (int r = 0; r < w.N(); ++r) {
-    w.unpack_row(r, row.data());
-    for (int m = 0; m < M; ++m) {
-      float acc = 0.0f;
-      for (int k = 0; k < K; ++k) acc += x[(size_t)m * K + k] * row[k];
-      y[(size_t)m * ldy + r] = acc + (bias ? bias[r] : 0.0f);
-    }
-  }
-}
-
 // Below this many input rows the fused path wins: the panel path's dequantization costs K · kPanel per panel
 // whatever M is.
 constexpr int kFusedMaxRows = 8;
@@ -257,16 +251,11 @@ void wq_gemm(const float* x, int M, const WqMatrix& w, const float* bias, float*
   const Isa isa = active_isa();
   if (M <= kFusedMaxRows) {
     DotFn dot = isa == Isa::Avx512 ? wq_dot_codes_avx512 : isa == Isa::Avx2 ? wq_dot_codes_avx2 : wq_dot_codes_scalar;
-    DotFn nib = isa == Isa::Avx512 ? wq_dot_nibbles_avx512 : isa == Isa::Avx2 ? wq_dot_nibbles_avx2 : wq_dot_nibbles_scalar;
-    // The row kernel needs whole bytes per group (G even, true for every valid G) and 4-bit codes.
-    RowFn row4 = w.format().bits != 4 ? nullptr
-                 : isa == Isa::Avx512 ? wq_row_nibbles_avx512
-                 : isa == Isa::Avx2   ? wq_row_nibbles_avx2
-                                      : nullptr;
-    gemm_fused(x, M, w, bias, y, threads, dot, nib, row4);
+    RowFn row4 = isa == Isa::Avx512 ? wq_row_nibbles_avx512 : isa == Isa::Avx2 ? wq_row_nibbles_avx2 : wq_row_nibbles_scalar;
+    gemm_fused(x, M, w, bias, y, threads, dot, row4);
     return;
   }
-  PanelFn panel = isa == Isa::Avx512 ? gemm_panel_avx512 : isa == Isa::Avx2 ? gemm_panel_avx2 : panel_ref;
+  PanelFn panel = isa == Isa::Avx512 ? gemm_panel_avx512 : isa == Isa::Avx2 ? gemm_panel_avx2 : gemm_panel_scalar;
   gemm_panels(x, M, w, bias, y, threads, panel);
 }
 

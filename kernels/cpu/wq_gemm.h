@@ -72,6 +72,7 @@ struct WqRowArgs {
   const float* sum_x = nullptr;
   int K = 0, group = 0, groups = 0;
 };
+float wq_row_nibbles_scalar(const WqRowArgs& a);
 float wq_row_nibbles_avx2(const WqRowArgs& a);
 float wq_row_nibbles_avx512(const WqRowArgs& a);
 
