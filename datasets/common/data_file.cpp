@@ -23,8 +23,10 @@ std::string read_verified(const std::string& data_root, const DataFile& f) {
   if (!fs::is_regular_file(path, ec))
     throw InputError(path, "",
                      fmt::format("expected data file {} with sha256 {} (searched {} under data root {}); the file "
-                                 "does not exist",
-                                 f.relative_path, f.sha256, path, data_root));
+                                 "does not exist. {}",
+                                 f.relative_path, f.sha256, path, data_root,
+                                 f.url.empty() ? "A suite names this file: put it under the data root yourself."
+                                               : "`bench fetch-data` downloads it."));
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buf;
   buf << in.rdbuf();

@@ -9,7 +9,8 @@
 
 namespace bp::data {
 
-inline const DataFile kGsm8kTest{"gsm8k/test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"};
+inline const DataFile kGsm8kTest{"gsm8k/test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+                                "https://raw.githubusercontent.com/openai/grade-school-math/3101c7d5072418e28b9008a6636bde82a006892c/grade_school_math/data/test.jsonl"};
 
 struct Gsm8kItem {
   std::string key;       // 0-based line index

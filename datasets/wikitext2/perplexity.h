@@ -17,7 +17,8 @@ namespace bp::data {
 
 // The WikiText-2 raw test split (also the latency task's source of real-text prompts).
 inline const DataFile kWikiText2Test{"wikitext-2-raw/wiki.test.raw",
-                                     "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08"};
+                                     "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
+                                     "https://raw.githubusercontent.com/MichaelZhouwang/Commonsense_Pretraining/9ae917e83845a9af8f70c88252f82839de938772/datasets/wikitext-2-raw/wiki.test.raw"};
 
 enum class PplMode { Plain, Streaming };
 

@@ -36,7 +36,8 @@ namespace {
 std::pair<size_t, size_t> positional_bounds(const CommandSpec& spec) {
   const size_t n = spec.positionals.size();
   const bool open = n > 0 && spec.positionals.back().repeated;
-  return {n, open ? std::numeric_limits<size_t>::max() : n};
+  const bool optional_last = n > 0 && spec.positionals.back().optional;
+  return {optional_last ? n - 1 : n, open ? std::numeric_limits<size_t>::max() : n};
 }
 
 const OptionSpec* find_option(const CommandSpec& spec, const std::string& name) {
@@ -105,7 +106,10 @@ std::string option_form(const OptionSpec& o) { return o.takes_value ? o.name + "
 
 std::string usage_line(const CommandSpec& spec) {
   std::string s = "usage: bench " + spec.name;
-  for (const auto& p : spec.positionals) s += " " + p.name + (p.repeated ? "..." : "");
+  for (const auto& p : spec.positionals) {
+    const std::string form = p.name + (p.repeated ? "..." : "");
+    s += p.optional ? " [" + form + "]" : " " + form;
+  }
   for (const auto& o : spec.options) {
     const std::string form = option_form(o) + (o.repeated ? " ..." : "");
     s += o.required ? " " + form : " [" + form + "]";

@@ -30,6 +30,7 @@ struct PositionalSpec {
   std::string name;  // "SUITE.json"
   std::string help;  // one line
   bool repeated = false;  // the last positional only: one or more
+  bool optional = false;  // the last positional only: may be left out (with repeated: zero or more)
 };
 
 struct CommandSpec {

@@ -31,8 +31,8 @@ const CommandSpec kSpec{
          {.name = "--threads", .value_name = "N", .help = "threads per configuration (overrides the suite's \"threads\")",
           .range = IntRange{1, kMaxThreads}},
          {.name = "--data-root", .value_name = "DIR",
-          .help = "evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the default "
-                  "<source dir>/../shared/data)"},
+          .help = "evaluation data directory (overrides the suite's \"data_root\", $BENCH_DATA_ROOT and the default, "
+                  "the cache `bench fetch-data` fills)"},
          {.name = "--report", .value_name = "DIR",
           .help = "where the run's report (plots + report.html, as `bench report` writes them) goes when the run "
                   "ends (default: reports/run-<ID> beside the database)"},

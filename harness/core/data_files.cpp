@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "harness/common/error.h"
+#include "harness/core/cache_dir.h"
 #include "harness/core/file_hash.h"
 
 namespace fs = std::filesystem;
@@ -17,9 +18,21 @@ DataRoot resolve_data_root(const std::optional<std::string>& flag, const std::op
   if (flag) return {*flag, "--data-root"};
   if (suite_value) return {*suite_value, "the suite's \"data_root\""};
   if (const char* env = std::getenv("BENCH_DATA_ROOT"); env && *env) return {env, "$BENCH_DATA_ROOT"};
-  return {(fs::path(BENCH_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string(),
-          "the default, <source dir>/../shared/data"};
+  return {default_data_root(), "the default, the data cache"};
 }
+
+std::string default_data_root() { return benchpress_cache_dir() + "/data"; }
+
+namespace {
+
+// Which command provides a missing file.
+std::string fetch_hint(const DataFile& f) {
+  if (f.url.empty()) return "A suite names this file: put it under the data root yourself.";
+  return "`bench fetch-data` downloads it (--from DIR copies it from a local mirror; --data-root DIR puts it "
+         "elsewhere).";
+}
+
+}  // namespace
 
 void DataVerifier::verify(const DataFile& f, const std::string& file, const std::string& pointer,
                           const std::string& user) {
@@ -30,7 +43,8 @@ void DataVerifier::verify(const DataFile& f, const std::string& file, const std:
     if (!fs::is_regular_file(path, ec))
       throw InputError(file, pointer,
                        fmt::format("{} needs data file {}: not found at {} (data root {} from {}); expected a file "
-                                   "with sha256 {}", user, f.relative_path, path, root_.path, root_.origin, f.sha256));
+                                   "with sha256 {}. {}",
+                                   user, f.relative_path, path, root_.path, root_.origin, f.sha256, fetch_hint(f)));
     it = hashed_.emplace(path, sha256_file(path)).first;
   }
   if (it->second != f.sha256)

@@ -1,6 +1,7 @@
 #pragma once
 // The data root and the checksummed data files tasks read. Precedence of the data root: the --data-root flag, the
-// suite's "data_root", $BENCH_DATA_ROOT, then <source dir>/../shared/data.
+// suite's "data_root", $BENCH_DATA_ROOT, then the cache that `bench fetch-data` fills,
+// ${XDG_CACHE_HOME:-~/.cache}/benchpress/data. Nothing is compiled in: a build works from any clone.
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@ struct DataRoot {
   std::string path;
   std::string origin;  // where the path came from, for messages ("--data-root", "the suite's data_root", ...)
 };
+
+// ${XDG_CACHE_HOME:-$HOME/.cache}/benchpress/data
+std::string default_data_root();
 
 DataRoot resolve_data_root(const std::optional<std::string>& flag, const std::optional<std::string>& suite_value);
 

@@ -1,6 +1,6 @@
 #include "harness/core/model_registry.h"
 
-#include <cstdlib>
+#include "harness/core/cache_dir.h"
 
 namespace bp {
 
@@ -20,17 +20,7 @@ const ModelEntry* find_model_entry(const std::string& name) {
   return nullptr;
 }
 
-std::string model_cache_dir() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  std::string base;
-  if (xdg && *xdg) {
-    base = xdg;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home && *home ? home : "/root") + "/.cache";
-  }
-  return base + "/benchpress/models";
-}
+std::string model_cache_dir() { return benchpress_cache_dir() + "/models"; }
 
 std::string model_cache_path(const ModelEntry& e) { return model_cache_dir() + "/" + e.file; }
 

@@ -122,7 +122,7 @@ class Models {
 
  private:
   std::vector<int32_t> calibration_tokens(const rt::Model& m) const {
-    std::string text = read_text_file((fs::path(root_.path) / kCalibrationFile).string());
+    std::string text = read_text_file((fs::path(root_.path) / kCalibrationData.relative_path).string());
     std::vector<int32_t> ids = m.tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/false);
     if (ids.size() > (size_t)kCalibrationTokens) ids.resize(kCalibrationTokens);
     return ids;
@@ -196,7 +196,7 @@ NewConfiguration make_row(const Configuration& c, const Suite& suite, int thread
                           const std::string& build_id, DataVerifier& verifier) {
   const TaskInfo& ti = *c.task->info;
   std::vector<DataFile> files = ti.data_files ? ti.data_files(c.task->options) : std::vector<DataFile>{};
-  if (c.transforms_weights()) files.push_back(DataFile{kCalibrationFile, kCalibrationSha256});
+  if (c.transforms_weights()) files.push_back(kCalibrationData);
   for (const auto& f : files) verifier.verify(f, suite.file, c.task->pointer, fmt::format("task \"{}\"", ti.name));
 
   NewConfiguration r;

@@ -20,10 +20,13 @@
 
 namespace bp {
 
-// A data file a task reads: path relative to the data root and the sha256 it must have.
+// A data file a task reads: path relative to the data root, the sha256 it must have, and where `bench fetch-data`
+// downloads it from (the canonical public copy, pinned to a commit; empty for files a suite names itself, which the
+// user provides). The URL is not part of any identity: the hash is.
 struct DataFile {
   std::string relative_path;
   std::string sha256;
+  std::string url = {};
 };
 
 // Where results go. Every call may be made from the task's thread only.

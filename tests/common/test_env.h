@@ -1,6 +1,6 @@
 #pragma once
 // Where tests find the default model, the shared evaluation data and the bench binary. Tests that need them fail
-// with a message saying how to provide them (scripts/setup.sh fetches the model; the data lives in ../shared/data).
+// with a message saying how to provide them (scripts/setup.sh fetches the model and the data).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -24,9 +24,10 @@ inline std::string default_model_path() {
   return cache + "/benchpress/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-// The shared data root: $BENCH_DATA_ROOT, else <source>/../shared/data.
+// The data root as `bench` resolves it without flags: $BENCH_DATA_ROOT, else the data cache that `bench fetch-data`
+// fills, ${XDG_CACHE_HOME:-~/.cache}/benchpress/data.
 inline std::string data_root() {
-  return env_or("BENCH_DATA_ROOT", source_dir() + "/../shared/data");
+  return env_or("BENCH_DATA_ROOT", env_or("XDG_CACHE_HOME", env_or("HOME", "/root") + "/.cache") + "/benchpress/data");
 }
 
 inline std::string bench_binary() { return env_or("BENCH_BINARY", source_dir() + "/build/bin/bench"); }

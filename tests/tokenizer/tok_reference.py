@@ -63,7 +63,11 @@ def default_model_path():
 
 
 def data_root():
-    return os.environ.get("BENCH_DATA_ROOT") or str(REPO.parent / "shared" / "data")
+    """As `bench` resolves it without flags: $BENCH_DATA_ROOT, else the cache `bench fetch-data` fills."""
+    if os.environ.get("BENCH_DATA_ROOT"):
+        return os.environ["BENCH_DATA_ROOT"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", "/root"), ".cache")
+    return os.path.join(cache, "benchpress", "data")
 
 
 def _field(reader, key):
