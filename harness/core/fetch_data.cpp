@@ -9,8 +9,8 @@
 
 #include "harness/common/error.h"
 #include "harness/core/file_hash.h"
+#include "harness/core/download.h"
 #include "harness/core/runner.h"
-#include "harness/core/subprocess.h"
 
 namespace fs = std::filesystem;
 
@@ -23,13 +23,6 @@ std::string env_or_empty(const char* name) {
   return v && *v ? v : "";
 }
 
-std::string tail(const std::string& s, size_t n = 1500) { return s.size() > n ? "..." + s.substr(s.size() - n) : s; }
-
-// curl exit codes this code reacts to (curl(1), EXIT CODES).
-constexpr int kCurlPartialFile = 18;      // the transfer ended early: the .part file is resumable
-constexpr int kCurlHttpError = 22;        // --fail: an HTTP status >= 400 (e.g. 416 for a stale .part file)
-constexpr int kCurlRangeUnsupported = 33; // the server ignores range requests: start again from byte 0
-
 void verify_and_place(const std::string& part, const std::string& dest, const DataFile& f, const std::string& from) {
   std::string sha = sha256_file(part);
   if (sha != f.sha256) {
@@ -39,56 +32,6 @@ void verify_and_place(const std::string& part, const std::string& dest, const Da
                                          f.relative_path, from, sha, f.sha256));
   }
   fs::rename(part, dest);
-}
-
-// Downloads `url` into `part` (resuming what is there) and places it at `dest` once its hash matches.
-void download(const DataFile& f, const std::string& url, const std::string& part, const std::string& dest,
-              std::FILE* log) {
-  if (!program_available("curl"))
-    throw std::runtime_error(fmt::format("cannot download {}: curl is not installed (install it, e.g. `apt-get "
-                                         "install curl`, or copy from a local mirror with --from DIR)",
-                                         f.relative_path));
-  std::string last_error;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    std::error_code ec;
-    const auto have = fs::exists(part, ec) ? fs::file_size(part, ec) : 0;
-    const bool resume = have > 0;
-    if (log) {
-      if (resume)
-        std::fprintf(log, "resuming %s at byte %llu from %s\n", f.relative_path.c_str(), (unsigned long long)have,
-                     url.c_str());
-      else
-        std::fprintf(log, "downloading %s from %s\n", f.relative_path.c_str(), url.c_str());
-    }
-    std::vector<std::string> argv = {"curl", "--fail", "--location", "--silent", "--show-error",
-                                     "--connect-timeout", "30", "--output", part};
-    if (resume) argv.insert(argv.end(), {"--continue-at", "-"});
-    argv.push_back(url);
-    ProcessResult r = run_process(argv, /*merge_stderr=*/true);
-    if (r.exit_code == 0) {
-      std::string sha = sha256_file(part);
-      if (sha == f.sha256) {
-        fs::rename(part, dest);
-        return;
-      }
-      fs::remove(part, ec);
-      last_error = fmt::format("the downloaded file has sha256 {}; expected {}", sha, f.sha256);
-      // A resumed file may have been stale (the source changed, or an unrelated .part file): one fresh try.
-      if (resume) continue;
-      break;
-    }
-    last_error = fmt::format("curl exit code {}: {}", r.exit_code, tail(r.output));
-    if (r.exit_code == kCurlPartialFile) continue;  // resume on the next attempt
-    if (resume && (r.exit_code == kCurlRangeUnsupported || r.exit_code == kCurlHttpError)) {
-      fs::remove(part, ec);  // the server cannot continue this file: start over
-      continue;
-    }
-    break;
-  }
-  throw std::runtime_error(fmt::format("cannot fetch {} from {}: {}{}", f.relative_path, url, last_error,
-                                       fs::exists(part) ? fmt::format(" (the partial download {} is kept; running "
-                                                                      "`bench fetch-data` again resumes it)", part)
-                                                        : std::string(" (nothing was installed)")));
 }
 
 void append_unique(std::vector<DataFile>& out, std::set<std::string>& seen, const std::vector<DataFile>& files) {
@@ -140,7 +83,7 @@ FetchStatus fetch_data_file(const DataFile& f, const std::string& root, const Da
     throw std::runtime_error(fmt::format("{} has no public source to download it from (a suite names it): put it "
                                          "under the data root yourself, or fetch it from a mirror with --from DIR",
                                          f.relative_path));
-  download(f, url, part, dest, log);
+  download_verified(url, dest, f.sha256, f.relative_path, log);
   return FetchStatus::Downloaded;
 }
 

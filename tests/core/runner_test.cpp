@@ -261,7 +261,7 @@ TEST_F(RunnerTest, DataFilesAreVerifiedBeforeAnythingIsWritten) {
     EXPECT_EQ(std::string(e.what()),
               path + ": /tasks/0: task \"test-sleep\" needs data file test-data/hello.txt: not found at " + dir.path() +
                   "/data/test-data/hello.txt (data root " + dir.path() + "/data from --data-root); expected a file with sha256 " +
-                  test::test_data_sha256());
+                  test::test_data_sha256() + ". A suite names this file: put it under the data root yourself.");
   }
   write_file(dir / "data/test-data/hello.txt", "changed\n");
   try {

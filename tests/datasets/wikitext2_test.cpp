@@ -143,5 +143,40 @@ TEST(Wikitext2, PlainModeRejectsAStep) {
   }
 }
 
+// text-ppl is the same protocol on a file the suite names: given WikiText-2's test file, it reproduces wikitext2's
+// numbers exactly (one implementation); a second, different text gives different numbers, so the file really is
+// the option's.
+TEST(TextPpl, OnWikiText2sFileItIsWikitext2) {
+  BENCH_REQUIRE_MODEL(path);
+  const json opts = {{"n_ctx", 64}, {"max_chunks", 2}, {"kl", false}};
+  test::TaskRun wt = test::run_task("wikitext2", opts, {});
+  json same = opts;
+  same["file"] = kWikiText2Test.relative_path;
+  same["sha256"] = kWikiText2Test.sha256;
+  test::TaskRun tp = test::run_task("text-ppl", same, {});
+  EXPECT_EQ(tp.metric("ppl"), wt.metric("ppl"));
+  ASSERT_EQ(tp.results.items.size(), wt.results.items.size());
+  for (size_t i = 0; i < tp.results.items.size(); ++i) EXPECT_EQ(tp.results.items[i].score, wt.results.items[i].score);
+
+  json other = opts;  // the validation split: a different text
+  other["file"] = "wikitext-2-raw/wiki.valid.raw";
+  other["sha256"] = "4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7";
+  test::TaskRun tv = test::run_task("text-ppl", other, {});
+  EXPECT_NE(tv.metric("ppl"), wt.metric("ppl"));
+}
+
+TEST(TextPpl, TheFilesHashIsRequired) {
+  const TaskInfo* t = TaskRegistry::find("text-ppl");
+  ASSERT_NE(t, nullptr);
+  Params p(t->options.canonicalize({{"file", "my/corpus.txt"}}, "s.json", "/tasks/0/options"));
+  try {
+    t->validate(p, "s.json", "/tasks/0");
+    FAIL() << "a text file without its sha256 was accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.pointer(), "/tasks/0/options/sha256");
+  }
+  EXPECT_EQ(t->data_files(p).at(0).relative_path, "my/corpus.txt");
+}
+
 }  // namespace
 }  // namespace bp::data
