@@ -18,6 +18,7 @@ const char* param_type_name(ParamType t) {
     case ParamType::String: return "string";
     case ParamType::Enum: return "enum";
     case ParamType::IntList: return "int[]";
+    case ParamType::StringList: return "string[]";
   }
   return "?";
 }
@@ -54,6 +55,7 @@ std::string expectation(const ParamSpec& s) {
     case ParamType::Enum: return "one of [" + join_strings(s.choices) + "]";
     case ParamType::IntList:
       return fmt::format("a non-empty list of integers in [{}, {}]", fmt_number(*s.min), fmt_number(*s.max));
+    case ParamType::StringList: return "a list of strings";
   }
   return "?";
 }
@@ -87,6 +89,12 @@ ParamSchema& ParamSchema::integer_of(std::string name, long long def, std::vecto
 
 ParamSchema& ParamSchema::real(std::string name, double def, double min, double max, std::string doc) {
   ParamSpec s{std::move(name), ParamType::Float, def, min, max, {}, {}, std::move(doc)};
+  specs_.push_back(std::move(s));
+  return *this;
+}
+
+ParamSchema& ParamSchema::string_list(std::string name, std::vector<std::string> def, std::string doc) {
+  ParamSpec s{std::move(name), ParamType::StringList, json(def), std::nullopt, std::nullopt, {}, {}, std::move(doc)};
   specs_.push_back(std::move(s));
   return *this;
 }
@@ -161,6 +169,11 @@ void ParamSchema::check_value(const ParamSpec& s, const json& v, const std::stri
       if (!ok) fail();
       break;
     }
+    case ParamType::StringList:
+      if (!v.is_array()) fail();
+      for (const auto& e : v)
+        if (!e.is_string()) fail();
+      break;
     case ParamType::IntList: {
       if (!v.is_array() || v.empty()) fail();
       for (const auto& e : v) {
@@ -254,6 +267,9 @@ bool Params::get_bool(const std::string& name) const { return values_.at(name).g
 std::string Params::get_string(const std::string& name) const { return values_.at(name).get<std::string>(); }
 std::vector<long long> Params::get_int_list(const std::string& name) const {
   return values_.at(name).get<std::vector<long long>>();
+}
+std::vector<std::string> Params::get_string_list(const std::string& name) const {
+  return values_.at(name).get<std::vector<std::string>>();
 }
 
 }  // namespace bp

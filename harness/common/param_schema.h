@@ -13,7 +13,8 @@ namespace bp {
 using json = nlohmann::json;
 
 // IntList: a non-empty list of integers, each within [min, max] (e.g. the context lengths of a latency sweep).
-enum class ParamType { Int, Float, Bool, String, Enum, IntList };
+// StringList: a list of strings, possibly empty (e.g. the choice templates of a multiple-choice dataset).
+enum class ParamType { Int, Float, Bool, String, Enum, IntList, StringList };
 const char* param_type_name(ParamType t);
 
 struct ParamSpec {
@@ -39,6 +40,7 @@ class ParamSchema {
   ParamSchema& enumeration(std::string name, std::string def, std::vector<std::string> choices, std::string doc);
   ParamSchema& integer_list(std::string name, std::vector<long long> def, long long min, long long max,
                             std::string doc);
+  ParamSchema& string_list(std::string name, std::vector<std::string> def, std::string doc);
 
   const std::vector<ParamSpec>& specs() const { return specs_; }
   const ParamSpec* find(const std::string& name) const;
@@ -69,6 +71,7 @@ class Params {
   bool get_bool(const std::string& name) const;
   std::string get_string(const std::string& name) const;
   std::vector<long long> get_int_list(const std::string& name) const;
+  std::vector<std::string> get_string_list(const std::string& name) const;
   bool has(const std::string& name) const { return values_.contains(name); }
   const json& values() const { return values_; }
   // Canonical text: sorted keys, no whitespace. Used in configuration identity hashes.

@@ -26,7 +26,8 @@ json parse_param_assignments(const ParamSchema& schema, const std::vector<std::s
       case ParamType::Float:
       case ParamType::Bool:
       case ParamType::IntList:
-        // Numbers, booleans and lists are JSON literals: "4", "0.5", "true", "[1,2]".
+      case ParamType::StringList:
+        // Numbers, booleans and lists are JSON literals: "4", "0.5", "true", "[1,2]", "[\"a\"]".
         v = json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (v.is_discarded())
           throw InputError(source, ptr, fmt::format("expected a {} value, got \"{}\"", param_type_name(spec->type), text));

@@ -4,10 +4,9 @@
 
 #include <cmath>
 
-#include "datasets/arc/arc.h"
 #include "datasets/common/logprob.h"
-#include "datasets/hellaswag/hellaswag.h"
-#include "datasets/piqa/piqa.h"
+#include "datasets/multiple_choice/mc_files.h"
+#include "datasets/multiple_choice/mc_mapping.h"
 #include "harness/common/error.h"
 #include "harness/core/file_hash.h"
 #include "tests/datasets/task_harness.h"
@@ -19,7 +18,7 @@ std::string fixtures() { return test::source_dir() + "/tests/datasets/fixtures";
 DataFile fixture(const std::string& rel) { return {rel, sha256_file(fixtures() + "/" + rel)}; }
 
 TEST(PiqaLoader, BuildsHarnessPromptsAndGoldFromLabels) {
-  auto items = load_piqa(fixtures(), fixture("piqa/valid.jsonl"), fixture("piqa/valid-labels.lst"));
+  auto items = load_mapped(fixtures(), mc_preset("piqa"), fixture("piqa/valid.jsonl"), fixture("piqa/valid-labels.lst"));
   ASSERT_EQ(items.size(), 3u);
   EXPECT_EQ(items[1].key, "1");
   EXPECT_EQ(items[1].context, "Question: Dry a wet phone.\nAnswer:");
@@ -31,13 +30,13 @@ TEST(PiqaLoader, BuildsHarnessPromptsAndGoldFromLabels) {
   // Labels must line up with questions.
   DataFile labels = fixture("piqa/valid-labels.lst");
   // A labels file with fewer lines than questions.
-  EXPECT_THROW(load_piqa(fixtures(), fixture("piqa/valid.jsonl"), fixture("arc/mini.jsonl")), InputError);
+  EXPECT_THROW(load_mapped(fixtures(), mc_preset("piqa"), fixture("piqa/valid.jsonl"), fixture("arc/mini.jsonl")), InputError);
   labels.sha256 = std::string(64, '0');
-  EXPECT_THROW(load_piqa(fixtures(), fixture("piqa/valid.jsonl"), labels), InputError);
+  EXPECT_THROW(load_mapped(fixtures(), mc_preset("piqa"), fixture("piqa/valid.jsonl"), labels), InputError);
 }
 
 TEST(ArcLoader, GoldIsTheChoiceLabelledAnswerKeyLettersOrDigits) {
-  auto items = load_arc(fixtures(), fixture("arc/mini.jsonl"));
+  auto items = load_mapped(fixtures(), mc_preset("arc"), fixture("arc/mini.jsonl"), std::nullopt);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].key, "Mini_1");
   EXPECT_EQ(items[0].context, "Question: Which of these is a source of light?\nAnswer:");
@@ -48,7 +47,7 @@ TEST(ArcLoader, GoldIsTheChoiceLabelledAnswerKeyLettersOrDigits) {
 }
 
 TEST(ArcLoader, TheSharedArcChallengeFileLoads) {
-  auto items = load_arc(test::data_root(), kArcChallengeTest);
+  auto items = load_mapped(test::data_root(), mc_preset("arc"), kArcChallengeTest, std::nullopt);
   EXPECT_EQ(items.size(), 1172u);
   size_t five = 0;
   for (const McItem& it : items) five += it.choices.size() == 5;
@@ -67,7 +66,7 @@ TEST(Hellaswag, PreprocessingFollowsTheHarness) {
 }
 
 TEST(Hellaswag, LoaderBuildsContextAndEndings) {
-  auto items = load_hellaswag(fixtures(), fixture("hellaswag/mini.jsonl"));
+  auto items = load_mapped(fixtures(), mc_preset("hellaswag"), fixture("hellaswag/mini.jsonl"), std::nullopt);
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].key, "7");
   EXPECT_EQ(items[0].context, "Making tea: A man fills a kettle with water. He");
@@ -155,6 +154,113 @@ TEST(McTasks, UserSuppliedArcEasyAndHellaswagFilesRun) {
   expect_consistent(hs, 2);
   EXPECT_THROW(test::run_task("hellaswag", {{"file", "hellaswag/mini.jsonl"}, {"sha256", std::string(64, '1')}}, setup),
                InputError);
+}
+
+// ---- multiple-choice: any dataset described by a field mapping --------------------------------------------------
+
+TEST(McMapping, TemplatesReadPathsFiltersAndEscapes) {
+  const json r = json::parse(R"({"a": "x", "n": {"b": ["p", "Q rest"]}, "k": 7})");
+  EXPECT_EQ(render_template("{a}-{n/b/0}-{k}", r), "x-p-7");
+  EXPECT_EQ(render_template("{n/b/1|capitalize} {{lit}}", r), "Q rest {lit}");
+  EXPECT_THROW(render_template("{missing}", r), std::invalid_argument);
+  EXPECT_THROW(render_template("{n}", r), std::invalid_argument);  // an object is not text
+  EXPECT_THROW(render_template("{a", r), std::invalid_argument);
+  EXPECT_THROW(render_template("{a|upper}", r), std::invalid_argument);
+  EXPECT_THROW(render_template("a}", r), std::invalid_argument);
+}
+
+json quiz_options() {
+  return {{"file", "mc/quiz.jsonl"},
+          {"sha256", sha256_file(fixtures() + "/mc/quiz.jsonl")},
+          {"context", "Q: {q}\nA:"},
+          {"choices_array", "options"},
+          {"label", "answer"},
+          {"key", "{uid}"}};
+}
+
+TEST(McMapping, ANewDatasetNeedsOnlyItsMapping) {
+  const TaskInfo* t = TaskRegistry::find("multiple-choice");
+  ASSERT_NE(t, nullptr);
+  Params p(t->options.canonicalize(quiz_options(), "s.json", "/tasks/0/options"));
+  t->validate(p, "s.json", "/tasks/0");
+  auto items = load_mapped(fixtures(), mapping_of(p), mapping_files(p)[0], std::nullopt);
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].key, "q1");
+  EXPECT_EQ(items[0].context, "Q: Which is a fruit?\nA:");
+  EXPECT_EQ(items[0].choices, (std::vector<std::string>{"stone", "apple", "chair"}));
+  EXPECT_EQ(items[0].gold, 1);
+  EXPECT_EQ(items[1].gold, 0);  // "0": an index written as digits
+  EXPECT_EQ(items[2].gold, 2);
+}
+
+TEST(McMapping, BadRecordsNameTheFileLineAndField) {
+  const McMapping m = mapping_of(Params(TaskRegistry::find("multiple-choice")->options.canonicalize(
+      quiz_options(), "", "")));
+  auto error_of = [&](const std::string& rel) -> std::string {
+    try {
+      load_mapped(fixtures(), m, fixture(rel), std::nullopt);
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(error_of("mc/quiz-bad-gold.jsonl").find("quiz-bad-gold.jsonl: /line/1/answer: expected a choice index 0..1, got 5"),
+            std::string::npos) << error_of("mc/quiz-bad-gold.jsonl");
+  EXPECT_NE(error_of("mc/quiz-dup-key.jsonl").find("/line/2: expected unique item keys, got \"q1\" twice"),
+            std::string::npos) << error_of("mc/quiz-dup-key.jsonl");
+  EXPECT_NE(error_of("mc/quiz-no-question.jsonl").find("/line/1: no field \"q\""), std::string::npos)
+      << error_of("mc/quiz-no-question.jsonl");
+}
+
+TEST(McMapping, InvalidMappingsAreRejectedAtTheirOption) {
+  const TaskInfo* t = TaskRegistry::find("multiple-choice");
+  auto pointer_of_error = [&](json changes, std::vector<std::string> drop = {}) -> std::string {
+    json o = quiz_options();
+    for (auto it = changes.begin(); it != changes.end(); ++it) o[it.key()] = it.value();
+    for (const auto& d : drop) o.erase(d);
+    try {
+      t->validate(Params(t->options.canonicalize(o, "s.json", "/tasks/0/options")), "s.json", "/tasks/0");
+    } catch (const InputError& e) {
+      return e.pointer();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(pointer_of_error(json::object()), "accepted");
+  EXPECT_EQ(pointer_of_error({{"choices", {"{a}", "{b}"}}}), "/tasks/0/options/choices");  // both choice sources
+  EXPECT_EQ(pointer_of_error(json::object(), {"choices_array"}), "/tasks/0/options/choices");  // neither
+  EXPECT_EQ(pointer_of_error({{"context", "Q: {q"}}), "/tasks/0/options/context");
+  EXPECT_EQ(pointer_of_error({{"key", "{uid|upper}"}}), "/tasks/0/options/key");
+  EXPECT_EQ(pointer_of_error({{"labels_file", "mc/labels.lst"}}), "/tasks/0/options/label");  // label and file
+  EXPECT_EQ(pointer_of_error({{"label_kind", "choice_label"}}), "/tasks/0/options/label_kind");
+  EXPECT_EQ(pointer_of_error({{"sha256", "abc"}}), "/tasks/0/options/sha256");
+}
+
+// A preset is the generic task with fixed option values: given PIQA's mapping and files, `multiple-choice` scores
+// exactly what `piqa` scores.
+TEST(McTasks, TheGenericTaskWithPiqasMappingIsPiqa) {
+  BENCH_REQUIRE_MODEL(path);
+  const json subset = {{"limit", 3}, {"seed", 5}};
+  test::TaskRun piqa = test::run_task("piqa", subset);
+  json o = subset;
+  o["file"] = kPiqaQuestions.relative_path;
+  o["sha256"] = kPiqaQuestions.sha256;
+  o["labels_file"] = kPiqaLabels.relative_path;
+  o["labels_sha256"] = kPiqaLabels.sha256;
+  o["context"] = "Question: {goal}\nAnswer:";
+  o["choices"] = {"{sol1}", "{sol2}"};
+  test::TaskRun generic = test::run_task("multiple-choice", o);
+  ASSERT_EQ(generic.results.items.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(generic.results.items[i].key, piqa.results.items[i].key);
+    EXPECT_EQ(generic.results.items[i].detail, piqa.results.items[i].detail);
+  }
+  EXPECT_EQ(generic.metric("acc"), piqa.metric("acc"));
+  // A different context template changes the scores: the mapping really drives the prompt.
+  o["context"] = "{goal}";
+  test::TaskRun other = test::run_task("multiple-choice", o);
+  bool differs = false;
+  for (size_t i = 0; i < 3; ++i) differs |= other.results.items[i].detail != piqa.results.items[i].detail;
+  EXPECT_TRUE(differs);
 }
 
 }  // namespace
