@@ -75,6 +75,9 @@ class Series:
     unit: str
     values: list = field(default_factory=list)
     summary: dict | None = None
+    # Which way is better, as the task that reported it declares ("lower", "higher", "none"); "none" for rows
+    # written before schema version 4 that no bench has migrated, and for metrics no registered task declares.
+    better: str = "none"
 
     @property
     def key(self):
@@ -238,7 +241,7 @@ class BenchDB:
             key = (r["metric"], labels_key(labels))
             s = cfg.series.get(key)
             if s is None:
-                s = cfg.series[key] = Series(r["metric"], labels, r.get("unit") or "")
+                s = cfg.series[key] = Series(r["metric"], labels, r.get("unit") or "", better=r.get("better") or "none")
             s.values.append(float(r["value"]))
         if "summaries" in self.tables:
             for r in self._query("SELECT s.* FROM summaries s JOIN configurations c ON c.id = s.configuration_id "

@@ -147,8 +147,13 @@ def item_mapping(cfg, series):
     return None
 
 
+def declared_better(bs, hs) -> str:
+    """The metric's declared direction: the head's, else the base's (an older database may not record it)."""
+    return hs.better if hs.better != "none" else bs.better
+
+
 def compare_series(bcfg, bs, hcfg, hs, settings: V.Settings):
-    rule = settings.rule_for(bs.metric)
+    rule = settings.rule_for(bs.metric, declared_better(bs, hs))
     rng = V.rng_for(bcfg.comparison_key, bs.metric, labels_text(bs.labels))
     if bs.n >= 2 and hs.n >= 2:
         return V.compare_repeated(bs.values, hs.values, rule, settings, rng)
@@ -240,7 +245,7 @@ def compare_runs(base, head, settings: V.Settings) -> dict:
                                     "side": "base" if hs is None else "head"})
                 continue
             out = compare_series(b, bs, h, hs, settings)
-            rule = settings.rule_for(bs.metric)
+            rule = settings.rule_for(bs.metric, declared_better(bs, hs))
             rows.append({"configuration": label, "comparison_key": key, "metric": bs.metric, "labels": bs.labels,
                          "unit": bs.unit, "direction": rule.direction, "threshold": {"rel": rule.rel, "abs": rule.abs},
                          **out.as_dict()})

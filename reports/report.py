@@ -63,8 +63,8 @@ def parse_args(argv):
                     help="run id(s) to report, together (default: the newest run); see `bench list runs`")
     ap.add_argument("--out", required=True, metavar="DIR", help="output folder (created when missing)")
     ap.add_argument("--title", help="page title (default: the suite name(s))")
-    ap.add_argument("--thresholds", help="metric directions for the Pareto fronts (default "
-                                         "reports/compare_thresholds.json)")
+    ap.add_argument("--thresholds", help="thresholds file (default reports/compare_thresholds.json); which way each "
+                                         "metric is better comes from the database, as the tasks declare it")
     return ap.parse_args(argv)
 
 
@@ -198,6 +198,15 @@ class Report:
         return got
 
     # ---- figures -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def better_of(cfgs, metric) -> str:
+        """Which way `metric` is better, as its task declared it in the stored rows ("none" if no row says)."""
+        for c in cfgs:
+            for (m, _), s in c.series.items():
+                if m == metric and s.better != "none":
+                    return s.better
+        return "none"
+
     def headline(self, cfg, metric):
         """(value, series count) of a metric for one configuration: its series with the fewest labels (wikitext2
         labels every metric with n_ctx/mode/step, passkey's overall accuracy carries its context), averaged when
@@ -239,7 +248,7 @@ class Report:
             names = {m for c in cfgs for (m, _) in c.series}
             metrics = [m for m in PLOT_METRICS if m in names]
             if not metrics:  # a task this report does not know: its judged metrics, standard errors left out
-                metrics = [m for m in metric_order(names) if self.settings.rule_for(m).direction != "none"][:4]
+                metrics = [m for m in metric_order(names) if self.better_of(cfgs, m) != "none"][:4]
             panels, missing_x, averaged = [], set(), set()
             for opts_text, (opts, group) in sorted(variants.items(), key=lambda kv: [repr(kv[1][0].get(k))
                                                                                      for k in differ]):
@@ -264,7 +273,7 @@ class Report:
                         continue
                     ylabel = f"{metric} ({unit})" if unit and unit != metric else metric
                     panels.append({"metric": metric + (f" · {suffix}" if suffix else ""), "ylabel": ylabel,
-                                   "direction": self.settings.rule_for(metric).direction, "points": points})
+                                   "direction": self.better_of(group, metric), "points": points})
             if not panels:
                 continue
             opts_title = ", ".join(f"{k}={_option_text(v)}" for k, v in sorted(common.items()))

@@ -22,6 +22,7 @@ decide() then says:
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import inspect
@@ -72,11 +73,14 @@ class Settings:
     rules: list = field(default_factory=list)
     path: str = ""
 
-    def rule_for(self, metric: str) -> Rule:
+    def rule_for(self, metric: str, better: str = "none") -> Rule:
+        """The thresholds of `metric`, with the direction its task declares (`better`, as stored with its values:
+        the thresholds file holds no directions)."""
+        direction = better if better in DIRECTIONS else "none"
         for r in self.rules:
             if fnmatch.fnmatchcase(metric, r.match):
-                return r
-        return Rule("*", "none", rel=0.05, doc="not in the thresholds file")
+                return dataclasses.replace(r, direction=direction)
+        return Rule("*", direction, rel=0.05, doc="not in the thresholds file")
 
 
 def load_settings(path: str | None = None) -> Settings:
@@ -107,20 +111,21 @@ def load_settings(path: str | None = None) -> Settings:
         raise SettingsError(f"{path}: /statistics: unknown key(s) {sorted(extra)}")
     metrics = doc.get("metrics", [])
     if not isinstance(metrics, list):
-        raise SettingsError(f"{path}: /metrics: expected a list of {{match, direction, rel, abs}} objects")
+        raise SettingsError(f"{path}: /metrics: expected a list of {{match, rel, abs}} objects")
     for i, m in enumerate(metrics):
         where = f"{path}: /metrics/{i}"
         if not isinstance(m, dict) or not isinstance(m.get("match"), str):
             raise SettingsError(f"{where}: expected an object with a string \"match\"")
-        if set(m) - {"match", "direction", "rel", "abs", "doc"}:
-            raise SettingsError(f"{where}: unknown key(s) {sorted(set(m) - {'match', 'direction', 'rel', 'abs', 'doc'})}")
-        if m.get("direction") not in DIRECTIONS:
-            raise SettingsError(f"{where}/direction: expected one of {list(DIRECTIONS)}, got {m.get('direction')!r}")
+        if "direction" in m:
+            raise SettingsError(f"{where}/direction: a metric's direction is declared with the metric by its task "
+                                f"(`bench describe TASK`) and stored with its values; expected no \"direction\" here")
+        if set(m) - {"match", "rel", "abs", "doc"}:
+            raise SettingsError(f"{where}: unknown key(s) {sorted(set(m) - {'match', 'rel', 'abs', 'doc'})}")
         for k in ("rel", "abs"):
             v = m.get(k, 0.0)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise SettingsError(f"{where}/{k}: expected a number >= 0, got {v!r}")
-        s.rules.append(Rule(m["match"], m["direction"], float(m.get("rel", 0.0)), float(m.get("abs", 0.0)),
+        s.rules.append(Rule(m["match"], "none", float(m.get("rel", 0.0)), float(m.get("abs", 0.0)),
                             m.get("doc", "")))
     return s
 
@@ -168,7 +173,7 @@ def decide(estimate, lo, hi, null, band_lo, band_hi, p, alpha, direction):
     up, down = estimate > band_hi, estimate < band_lo
     if significant and (up or down):
         if direction == "none":
-            return "ambiguous", "changed past the threshold, but the thresholds file gives no direction for this metric"
+            return "ambiguous", "changed past the threshold, but its task declares no direction for this metric"
         worse = up if direction == "lower" else down
         return ("worse" if worse else "better"), ""
     if band_lo <= lo and hi <= band_hi:
@@ -190,7 +195,7 @@ def compare_single(base: float, head: float, rule: Rule) -> Outcome:
     if abs(delta) <= tol:
         verdict, note = "same", ""
     elif rule.direction == "none":
-        verdict, note = "ambiguous", "changed past the threshold, but the thresholds file gives no direction"
+        verdict, note = "ambiguous", "changed past the threshold, but its task declares no direction for this metric"
     else:
         worse = delta > 0 if rule.direction == "lower" else delta < 0
         verdict, note = ("worse" if worse else "better"), ""

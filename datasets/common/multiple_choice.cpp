@@ -64,9 +64,10 @@ int argmax_first(const std::vector<double>& v) {
 
 double accuracy_stderr(double p, size_t n) { return n < 2 ? 0.0 : std::sqrt(p * (1 - p) / (double)(n - 1)); }
 
-std::vector<std::pair<std::string, std::string>> multiple_choice_metrics() {
-  return {{"acc", "fraction"},      {"acc_stderr", "fraction"}, {"acc_norm", "fraction"},
-          {"acc_norm_stderr", "fraction"}, {"items", "count"}};
+std::vector<MetricSpec> multiple_choice_metrics() {
+  return {{"acc", "fraction", Better::Higher},       {"acc_stderr", "fraction", Better::None},
+          {"acc_norm", "fraction", Better::Higher},  {"acc_norm_stderr", "fraction", Better::None},
+          {"items", "count", Better::None}};
 }
 
 void add_subset_options(ParamSchema& s, long long default_limit) {

@@ -65,7 +65,7 @@ class MultipleChoiceTask : public Task {
 };
 
 // Metrics every multiple-choice task declares (for TaskInfo::metrics).
-std::vector<std::pair<std::string, std::string>> multiple_choice_metrics();
+std::vector<MetricSpec> multiple_choice_metrics();
 // Adds the options every multiple-choice task has: limit and seed.
 void add_subset_options(ParamSchema& s, long long default_limit);
 

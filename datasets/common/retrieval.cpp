@@ -70,8 +70,9 @@ void validate_retrieval(const Params& p, const std::string& file, const std::str
                          fmt::format("expected distinct depths, got {} twice", d[i]));
 }
 
-std::vector<std::pair<std::string, std::string>> retrieval_metrics() {
-  return {{"accuracy", "fraction"}, {"items", "count"}, {"prompt_tokens", "tokens"}};
+std::vector<MetricSpec> retrieval_metrics() {
+  return {{"accuracy", "fraction", Better::Higher}, {"items", "count", Better::None},
+          {"prompt_tokens", "tokens", Better::None}};
 }
 
 void RetrievalTask::run(TaskContext& ctx) {

@@ -56,6 +56,6 @@ class RetrievalTask : public Task {
 void add_retrieval_options(ParamSchema& s, long long default_max_new);
 // TaskInfo::validate: depths_percent must not repeat (each depth is one labelled metric).
 void validate_retrieval(const Params& p, const std::string& file, const std::string& pointer);
-std::vector<std::pair<std::string, std::string>> retrieval_metrics();
+std::vector<MetricSpec> retrieval_metrics();
 
 }  // namespace bp::data

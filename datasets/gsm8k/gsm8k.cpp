@@ -155,8 +155,10 @@ BENCH_REGISTER_TASK(gsm8k) {
   t.options.integer("shots", 8, 0, 8, "exemplars in the prompt (the standard prompt has 8)")
       .integer("max_new_tokens", 256, 1, 4096, "greedy tokens generated per question at most (stops at a blank "
                                                "line or \"Q:\")");
-  t.metrics = {{"exact_match", "fraction"}, {"exact_match_stderr", "fraction"}, {"exact_match_flexible", "fraction"},
-               {"items", "count"}};
+  t.metrics = {{"exact_match", "fraction", bp::Better::Higher},
+               {"exact_match_stderr", "fraction", bp::Better::None},
+               {"exact_match_flexible", "fraction", bp::Better::Higher},
+               {"items", "count", bp::Better::None}};
   t.data_files = [](const bp::Params&) { return std::vector<bp::DataFile>{bp::data::kGsm8kTest}; };
   t.make = [](const bp::Params&) -> std::unique_ptr<bp::Task> { return std::make_unique<bp::data::Gsm8kTask>(); };
   return t;

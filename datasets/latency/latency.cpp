@@ -209,13 +209,16 @@ BENCH_REGISTER_TASK(latency) {
       .integer("warmup", 1, 0, 100, "untimed runs per context length before the repetitions")
       .integer("repetitions", 3, 1, 1000, "timed runs per context length, each in a fresh session (all stored)")
       .integer("seed", 1234, 0, 2147483647, "chooses (with the suite's seed) where in WikiText-2's test tokens each prompt starts");
-  t.metrics = {{"prefill_ms", "ms"},           {"prefill_tok_s", "tok/s"},     {"decode_ms_median", "ms"},
-               {"decode_ms_p90", "ms"},        {"decode_tok_s", "tok/s"},      {"kv_bytes", "bytes"},
-               {"kv_bytes_part", "bytes"},     {"kv_bytes_after_decode", "bytes"}, {"scratch_bytes", "bytes"},
-               {"kv_bytes_fp16", "bytes"},     {"kv_ratio", "x"},              {"weight_bytes", "bytes"},
-               {"threads", "count"},           {"peak_rss_bytes", "bytes"},    {"device_peak_bytes", "bytes"},
-               {"prefill_device_ms", "ms"},    {"decode_device_ms_median", "ms"},
-               {"kv_bytes_allocated", "bytes"}, {"kv_bytes_allocated_after_decode", "bytes"}};
+  constexpr auto L = bp::Better::Lower, H = bp::Better::Higher, N = bp::Better::None;
+  t.metrics = {{"prefill_ms", "ms", L},         {"prefill_tok_s", "tok/s", H},   {"decode_ms_median", "ms", L},
+               {"decode_ms_p90", "ms", L},      {"decode_tok_s", "tok/s", H},    {"kv_bytes", "bytes", L},
+               {"kv_bytes_part", "bytes", L},   {"kv_bytes_after_decode", "bytes", L},
+               {"scratch_bytes", "bytes", L},
+               {"kv_bytes_fp16", "bytes", N},   // the fp16 reference's bytes, not the method's
+               {"kv_ratio", "x", H},            {"weight_bytes", "bytes", L},    {"threads", "count", N},
+               {"peak_rss_bytes", "bytes", L},  {"device_peak_bytes", "bytes", L}, {"prefill_device_ms", "ms", L},
+               {"decode_device_ms_median", "ms", L}, {"kv_bytes_allocated", "bytes", L},
+               {"kv_bytes_allocated_after_decode", "bytes", L}};
   t.validate = [](const bp::Params& p, const std::string& file, const std::string& pointer) {
     const std::vector<long long> c = p.get_int_list("contexts");
     for (size_t i = 0; i < c.size(); ++i)

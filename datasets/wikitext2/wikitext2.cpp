@@ -181,9 +181,13 @@ TaskInfo perplexity_task(std::string name, std::string description) {
                "tokens sampled (proportionally to the reference's probability) from outside the top-k to estimate "
                "the tail's KL term without bias (0: the coarsened lower bound p_rest*log(p_rest/q_rest)); memory "
                "per scored token = 8*(kl_top_k + kl_tail_samples) + 12 bytes");
-  t.metrics = {{"ppl", ""},           {"ppl_stderr", ""},       {"nll_mean", "nats"},       {"tokens_scored", "tokens"},
-               {"chunks", "count"},   {"kl_mean", "nats"},      {"kl_mean_stderr", "nats"}, {"kl_median", "nats"},
-               {"kl_p99", "nats"},    {"kl_max", "nats"},       {"top1_agree", "fraction"}, {"kl_ref_tail_mass", "fraction"}};
+  constexpr Better L = Better::Lower, H = Better::Higher, N = Better::None;
+  t.metrics = {{"ppl", "", L},           {"ppl_stderr", "", N},       {"nll_mean", "nats", L},
+               {"tokens_scored", "tokens", N}, {"chunks", "count", N},  {"kl_mean", "nats", L},
+               {"kl_mean_stderr", "nats", N},  {"kl_median", "nats", L}, {"kl_p99", "nats", L},
+               {"kl_max", "nats", L},          {"top1_agree", "fraction", H},
+               // A property of the fp16 reference's records (how much mass the top-k leaves out), not the method's.
+               {"kl_ref_tail_mass", "fraction", N}};
   t.validate = [](const Params& p, const std::string& file, const std::string& pointer) {
     if (p.get_string("mode") == "plain" && p.get_int("step") != 1)
       throw InputError(file, json_pointer_append(json_pointer_append(pointer, "options"), "step"),

@@ -60,7 +60,8 @@ int cmd_describe(const ParsedArgs& a) {
     }
   } else if (const TaskInfo* t = TaskRegistry::find(name)) {
     json metrics = json::array();
-    for (const auto& [metric, unit] : t->metrics) metrics.push_back({{"name", metric}, {"unit", unit}});
+    for (const MetricSpec& m : t->metrics)
+      metrics.push_back({{"name", m.name}, {"unit", m.unit}, {"better", better_name(m.better)}});
     if (as_json) {
       out = json{{"name", t->name}, {"type", "task"}, {"description", t->description}, {"protocol", t->protocol},
                  {"protocol_version", t->protocol_version}, {"options", t->options.to_json()}, {"metrics", metrics}}
@@ -70,7 +71,11 @@ int cmd_describe(const ParsedArgs& a) {
                         t->description, t->options.describe());
       if (!t->metrics.empty()) {
         out += "\nmetrics:\n";
-        for (const auto& [metric, unit] : t->metrics) out += fmt::format("  {}{}\n", metric, unit.empty() ? "" : " [" + unit + "]");
+        for (const MetricSpec& m : t->metrics)
+          out += fmt::format("  {}{}{}\n", m.name, m.unit.empty() ? "" : " [" + m.unit + "]",
+                             m.better == Better::Lower    ? "  lower is better"
+                             : m.better == Better::Higher ? "  higher is better"
+                                                          : "");
       }
     }
   } else if (const ModelEntry* e = find_model_entry(name)) {

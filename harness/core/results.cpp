@@ -13,13 +13,13 @@ CollectingSink::CollectingSink(const TaskInfo& task, std::vector<std::string> se
 
 void CollectingSink::metric(const std::string& name, double value, const std::string& unit, int rep,
                             const json& labels) {
-  auto declared = std::find_if(task_.metrics.begin(), task_.metrics.end(), [&](const auto& m) { return m.first == name; });
+  auto declared = std::find_if(task_.metrics.begin(), task_.metrics.end(), [&](const auto& m) { return m.name == name; });
   if (declared == task_.metrics.end())
     throw std::runtime_error(fmt::format("task \"{}\" reported metric \"{}\", which its TaskInfo::metrics does not declare",
                                          task_.name, name));
-  if (declared->second != unit)
+  if (declared->unit != unit)
     throw std::runtime_error(fmt::format("task \"{}\" reported metric \"{}\" in unit \"{}\"; it declares \"{}\"",
-                                         task_.name, name, unit, declared->second));
+                                         task_.name, name, unit, declared->unit));
   if (!std::isfinite(value))
     throw std::runtime_error(fmt::format("task \"{}\": metric \"{}\" {} is not a finite number ({})", task_.name, name,
                                          labels.dump(), value));
@@ -32,7 +32,7 @@ void CollectingSink::metric(const std::string& name, double value, const std::st
     throw std::runtime_error(fmt::format("task \"{}\" reported metric \"{}\" {} repetition {} twice", task_.name, name,
                                          labels.dump(), rep));
   if (!selected_.empty() && std::find(selected_.begin(), selected_.end(), name) == selected_.end()) return;
-  results_.metrics.push_back(MetricValue{name, labels, value, unit, rep});
+  results_.metrics.push_back(MetricValue{name, labels, value, unit, rep, better_name(declared->better)});
 }
 
 void CollectingSink::item(const std::string& key, double score, const json& detail) {

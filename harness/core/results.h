@@ -15,6 +15,7 @@ struct MetricValue {
   double value = 0;
   std::string unit;
   int rep = 0;
+  std::string better = "none";  // which way is better, from the task's declaration: "lower", "higher", "none"
 };
 
 struct ItemValue {

@@ -226,9 +226,9 @@ NewConfiguration make_row(const Configuration& c, const Suite& suite, int thread
   r.protocol = ti.protocol;
   r.protocol_version = ti.protocol_version;
   json metrics = json::array();
-  for (const auto& [name, unit] : ti.metrics)
-    if (suite.metrics.empty() || std::find(suite.metrics.begin(), suite.metrics.end(), name) != suite.metrics.end())
-      metrics.push_back(name);
+  for (const MetricSpec& m : ti.metrics)
+    if (suite.metrics.empty() || std::find(suite.metrics.begin(), suite.metrics.end(), m.name) != suite.metrics.end())
+      metrics.push_back(m.name);
   r.protocol_params = json{{"options", c.task->options.values()}, {"seed", suite.seed}, {"threads", threads},
                            {"device", suite.device}, {"metrics", metrics}}.dump();
   r.build_id = build_id;

@@ -215,12 +215,13 @@ void Store::complete_configuration(int64_t config_id, const ConfigurationResults
       protocol_version = st.col_int(1);
     }
     Stmt ins(db_, "INSERT INTO results (configuration_id, metric, labels, value, unit, repetition, protocol, "
-                  "protocol_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                  "protocol_version, better) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     // Repetitions of each (metric, labels), in first-reported order, for the summaries.
     std::map<std::pair<std::string, std::string>, std::pair<std::string, std::vector<double>>> reps;
     for (const auto& m : res.metrics) {
       std::string labels = m.labels.dump();
-      ins.bind_all(config_id, m.name, labels, m.value, m.unit, (int64_t)m.rep, protocol, protocol_version).run();
+      ins.bind_all(config_id, m.name, labels, m.value, m.unit, (int64_t)m.rep, protocol, protocol_version, m.better)
+          .run();
       auto& r = reps[{m.name, labels}];
       r.first = m.unit;
       r.second.push_back(m.value);

@@ -6,6 +6,7 @@
 
 #include "harness/core/file_hash.h"
 #include "harness/core/identity.h"
+#include "harness/core/task.h"
 
 namespace bp {
 
@@ -187,7 +188,17 @@ CREATE TABLE merge_gaps (
 );
 )SQL";
 
-const char* const kMigrations[] = {kMigration1, kMigration2, kMigration3};
+// Version 4: which way each metric is better ("lower", "higher" or "none"), stored with every value as the task's
+// registration declares it (TaskInfo::metrics), so that readers (bench compare, the report) take the direction from
+// the data rather than from a list of their own. Rows of earlier versions are backfilled from the registrations of
+// the binary that migrates them (NULL for a task or metric it no longer knows).
+const char* kMigration4 = R"SQL(
+ALTER TABLE results ADD COLUMN better TEXT CHECK (better IS NULL OR better IN ('lower', 'higher', 'none'));
+UPDATE results SET better = bp_metric_better(
+  (SELECT task FROM configurations c WHERE c.id = results.configuration_id), metric);
+)SQL";
+
+const char* const kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 std::string text_arg(sqlite3_value* v) {
@@ -236,6 +247,16 @@ void sql_stack_of_one(sqlite3_context* ctx, int, sqlite3_value** argv) {
   result_text(ctx, json::array({json{{"method", text_arg(argv[0])}, {"params", params}}}).dump());
 }
 
+// The direction a registered task declares for one of its metrics, or NULL.
+void sql_metric_better(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const TaskInfo* t = TaskRegistry::find(text_arg(argv[0]));
+  const std::string metric = text_arg(argv[1]);
+  if (t)
+    for (const MetricSpec& m : t->metrics)
+      if (m.name == metric) return result_text(ctx, better_name(m.better));
+  sqlite3_result_null(ctx);
+}
+
 void register_function(Db& db, const char* name, int n_args, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
   int rc = sqlite3_create_function_v2(db.handle(), name, n_args, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, fn,
                                       nullptr, nullptr, nullptr);
@@ -249,6 +270,7 @@ void register_sql_functions(Db& db) {
   register_function(db, "bp_comparison_key_v2", 8, sql_comparison_key_v2);
   register_function(db, "bp_identity", 2, sql_identity);
   register_function(db, "bp_stack_of_one", 2, sql_stack_of_one);
+  register_function(db, "bp_metric_better", 2, sql_metric_better);
 }
 
 int schema_version(const Db& db) {

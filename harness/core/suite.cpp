@@ -519,8 +519,8 @@ Suite parse_suite(const std::string& text, const std::string& file, const std::s
   // ---- metrics: each must be reported by one of the suite's tasks ------------------------------------------------
   std::vector<std::string> reported;
   for (const auto& t : s.tasks)
-    for (const auto& [name, unit] : t.info->metrics)
-      if (std::find(reported.begin(), reported.end(), name) == reported.end()) reported.push_back(name);
+    for (const MetricSpec& m : t.info->metrics)
+      if (std::find(reported.begin(), reported.end(), m.name) == reported.end()) reported.push_back(m.name);
   for (size_t i = 0; i < metrics.size(); ++i)
     if (std::find(reported.begin(), reported.end(), metrics[i]) == reported.end())
       throw InputError(file, json_pointer_append("/metrics", i),

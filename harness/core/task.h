@@ -29,6 +29,18 @@ struct DataFile {
   std::string url = {};
 };
 
+// Which way a metric is better, declared with the metric (it drives `bench compare`'s verdicts and the report's
+// Pareto fronts, and is stored with every value). None: a count or a property of the setting, never judged.
+enum class Better { Lower, Higher, None };
+inline const char* better_name(Better b) { return b == Better::Lower ? "lower" : b == Better::Higher ? "higher" : "none"; }
+
+// A metric a task reports: its name, its unit ("" for a pure number) and which way is better.
+struct MetricSpec {
+  std::string name;
+  std::string unit;
+  Better better = Better::None;
+};
+
 // Where results go. Every call may be made from the task's thread only.
 class ResultSink {
  public:
@@ -96,8 +108,9 @@ struct TaskInfo {
   std::string protocol;      // e.g. "llama-perplexity", "lm-eval-loglikelihood", "passkey"
   int protocol_version = 1;
   ParamSchema options;
-  // Metric names the task reports (with units), e.g. {"ppl", "ratio"}: suites may select among them.
-  std::vector<std::pair<std::string, std::string>> metrics;
+  // The metrics the task reports, each with its unit and which way is better, e.g. {"ppl", "", Better::Lower}:
+  // suites may select among them; reporting an undeclared metric, or one in another unit, is an error.
+  std::vector<MetricSpec> metrics;
   std::function<void(const Params&, const std::string& file, const std::string& pointer)> validate;
   // Files read under the data root for the given options (verified by sha256 before the task runs).
   std::function<std::vector<DataFile>(const Params&)> data_files;

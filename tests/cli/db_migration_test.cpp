@@ -62,6 +62,16 @@ TEST(DbMigration, AVersion2DatabaseMigratesAndLinesUpWithANewRun) {
                   "WHERE c.run_id = 1 AND m.position = 0 AND m.method = c.method AND c.stack LIKE '[{\"method\":%'");
   st.step();
   EXPECT_EQ(st.col_int(0), 4);
+  // Migration 4 backfilled each metric's direction from the tasks' registrations, as a new run writes it.
+  Stmt dir_old(s.db(), "SELECT DISTINCT r.metric, r.better FROM results r JOIN configurations c ON c.id = "
+                       "r.configuration_id WHERE c.run_id = 1 ORDER BY 1");
+  Stmt dir_new(s.db(), "SELECT DISTINCT r.metric, r.better FROM results r JOIN configurations c ON c.id = "
+                       "r.configuration_id WHERE c.run_id = 2 ORDER BY 1");
+  std::vector<std::pair<std::string, std::string>> a, b;
+  while (dir_old.step()) a.emplace_back(dir_old.col_text(0), dir_old.col_text(1));
+  while (dir_new.step()) b.emplace_back(dir_new.col_text(0), dir_new.col_text(1));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(std::find(a.begin(), a.end(), std::make_pair(std::string("acc"), std::string("higher"))), a.end());
 }
 
 }  // namespace

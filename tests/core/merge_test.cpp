@@ -365,7 +365,7 @@ TEST_F(MergeTest, SchemaVersion2DatabasesUpgradeToTheShardsSchema) {
   // migration adds the shard tables and leaves its run unsharded.
   std::filesystem::copy_file(std::filesystem::path(test::source_dir()) / "tests/data/db/schema-v2.db", dir / "old.db");
   Store s(dir / "old.db");
-  EXPECT_EQ(schema_version(s.db()), 3);
+  EXPECT_EQ(schema_version(s.db()), kSchemaVersion);
   Stmt st(s.db(), "SELECT COUNT(*), COUNT(shard_id) FROM configurations");
   st.step();
   EXPECT_EQ(st.col_int(0), 4);

@@ -137,7 +137,7 @@ BENCH_REGISTER_TASK(test_echo) {
       .real("value", 1.0, -10.0, 10.0, "score per item")
       .integer("reps", 1, 1, 20, "repetitions of the timed metric")
       .integer_list("contexts", {128}, 1, 100000, "context lengths");
-  t.metrics = {{"score", ""}, {"latency", "ms"}, {"method_is_reference", ""}};
+  t.metrics = {{"score", "", bp::Better::Higher}, {"latency", "ms", bp::Better::Lower}, {"method_is_reference", "", bp::Better::None}};
   t.make = [](const bp::Params&) { return std::make_unique<EchoTask>(); };
   return t;
 }
@@ -149,7 +149,7 @@ BENCH_REGISTER_TASK(test_fail) {
   t.protocol = "test-fail";
   t.options.boolean("fail", true, "throw").string("unless_file", "", "succeed anyway when this file exists")
       .enumeration("kind", "runtime", {"runtime", "input", "out-of-memory", "internal"}, "what to throw");
-  t.metrics = {{"score", ""}};
+  t.metrics = {{"score", "", bp::Better::Higher}};
   t.make = [](const bp::Params&) { return std::make_unique<FailTask>(); };
   return t;
 }
@@ -161,7 +161,7 @@ BENCH_REGISTER_TASK(test_sleep) {
   t.protocol = "test-sleep";
   t.options.integer("ms", 0, 0, 10000, "sleep").integer("id", 0, 0, 1000, "distinguishes configurations")
       .boolean("with_data", false, "declare a data file");
-  t.metrics = {{"score", ""}};
+  t.metrics = {{"score", "", bp::Better::Higher}};
   t.data_files = [](const bp::Params& p) {
     std::vector<bp::DataFile> files;
     if (p.get_bool("with_data")) files.push_back({"test-data/hello.txt", bp::test::test_data_sha256()});
@@ -176,7 +176,7 @@ BENCH_REGISTER_TASK(test_partial) {
   t.name = "test-partial";
   t.description = "test-only task that fails after reporting";
   t.protocol = "test-partial";
-  t.metrics = {{"score", ""}};
+  t.metrics = {{"score", "", bp::Better::Higher}};
   t.make = [](const bp::Params&) { return std::make_unique<PartialTask>(); };
   return t;
 }

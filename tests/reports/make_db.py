@@ -161,6 +161,8 @@ def register_functions(conn: sqlite3.Connection):
     conn.create_function("bp_comparison_key_v2", 8, lambda *a: comparison_key(*map(str, a)), deterministic=True)
     conn.create_function("bp_identity", 2, lambda *a: identity(*map(str, a)), deterministic=True)
     conn.create_function("bp_stack_of_one", 2, lambda *a: stack_of_one(*map(str, a)), deterministic=True)
+    conn.create_function("bp_metric_better", 2, lambda task, metric: declared_better(str(task)).get(str(metric)),
+                         deterministic=True)
 
 
 def create_db(path: str, prefer_binary: bool = True) -> sqlite3.Connection:
@@ -461,17 +463,39 @@ def add_run(conn, *, seed=0, variants=None, tasks=("wikitext2", "passkey", "piqa
             res = _latency(v, opts, seed * 100003 + plan, noise_cv, run_shift, effects, repetitions, naming)
         else:
             res = {"wikitext2": _wikitext2, "passkey": _passkey, "piqa": _piqa}[task](v, opts, item_seed, effects)
-        _store(conn, cid, spec["protocol"], res)
+        _store(conn, cid, spec["protocol"], res, task)
     conn.execute("UPDATE runs SET status = ? WHERE id = ?", (run_status or ("failed" if any_bad else "complete"), run_id))
     conn.commit()
     return run_id
 
 
-def _store(conn, cid, protocol, res: Results):
+_DECLARED = {}
+
+
+def declared_better(task: str) -> dict:
+    """{metric: "lower" | "higher" | "none"} as the task's registration declares it (`bench describe TASK --json`),
+    which is what the store writes with every value; {} without a bench binary."""
+    if task not in _DECLARED:
+        bench, got = find_bench(), {}
+        if bench:
+            out = subprocess.run([bench, "describe", task, "--json"], capture_output=True, text=True, timeout=60)
+            if out.returncode == 0:
+                got = {m["name"]: m["better"] for m in json.loads(out.stdout).get("metrics", [])}
+        _DECLARED[task] = got
+    return _DECLARED[task]
+
+
+def _store(conn, cid, protocol, res: Results, task: str):
     groups = {}
+    better = declared_better(task)
+    has_better = any(c[1] == "better" for c in conn.execute("PRAGMA table_info(results)"))
     for name, labels, value, unit, rep in res.metrics:
-        insert(conn, "results", {"configuration_id": cid, "metric": name, "labels": canonical(labels), "value": value,
-                                 "unit": unit, "repetition": rep, "protocol": protocol, "protocol_version": 1})
+        row = {"configuration_id": cid, "metric": name, "labels": canonical(labels), "value": value,
+               "unit": unit, "repetition": rep, "protocol": protocol, "protocol_version": 1}
+        if has_better:
+            # A metric the task does not declare (the legacy names) gets NULL, as migration 4 gives such rows.
+            row["better"] = better.get(name)
+        insert(conn, "results", row)
         groups.setdefault((name, canonical(labels)), (unit, []))[1].append(value)
     # As the store does: a summary for every (metric, labels) with more than one repetition.
     for (name, labels), (unit, values) in groups.items():

@@ -10,10 +10,21 @@ from reports import verdicts as V
 from reports.benchdb import Series
 from reports.compare import item_mapping
 
+from make_db import declared_better
+
 SETTINGS = V.load_settings()
-ACC = SETTINGS.rule_for("acc")
-PPL = SETTINGS.rule_for("ppl")
-DECODE = SETTINGS.rule_for("decode_ms_median")
+
+
+def rule(metric, task):
+    """The thresholds file's rule with the direction the task declares (as the stored rows carry it)."""
+    better = declared_better(task)
+    assert metric in better, f"bench describe {task} --json declares no {metric} (is bench built?)"
+    return SETTINGS.rule_for(metric, better[metric])
+
+
+ACC = rule("acc", "piqa")
+PPL = rule("ppl", "wikitext2")
+DECODE = rule("decode_ms_median", "latency")
 
 
 def binary_pair(n, p, lost, gained, seed=0):
@@ -130,11 +141,11 @@ def test_decide_rules():
 
 
 def test_single_values_and_absolute_floors():
-    kv = SETTINGS.rule_for("kv_bytes")
+    kv = rule("kv_bytes", "latency")
     assert V.compare_single(1000, 1000, kv).verdict == "same"
     assert V.compare_single(1000, 1010, kv).verdict == "worse"
     assert V.compare_single(1000, 990, kv).verdict == "better"
-    kl = SETTINGS.rule_for("kl_mean")
+    kl = rule("kl_mean", "wikitext2")
     # 0 -> 0.0005 nats is under the absolute floor of the KL rule (a relative threshold alone would fire).
     assert V.compare_single(0.0, 0.0005, kl).verdict == "same"
     assert V.compare_single(0.0, 0.01, kl).verdict == "worse"
@@ -144,8 +155,8 @@ def test_single_values_and_absolute_floors():
 
 def test_thresholds_file_validation(tmp_path):
     for doc, message in [({"metrics": {}}, "/metrics: expected a list"),
-                         ({"metrics": [{"match": "x", "direction": "down"}]}, "/metrics/0/direction"),
-                         ({"metrics": [{"match": "x", "direction": "lower", "rel": -1}]}, "/metrics/0/rel"),
+                         ({"metrics": [{"match": "x", "direction": "lower"}]}, "/metrics/0/direction"),
+                         ({"metrics": [{"match": "x", "rel": -1}]}, "/metrics/0/rel"),
                          ({"statistics": {"alpha": 2}}, "/statistics/alpha"),
                          ({"extra": 1}, "unknown key")]:
         p = tmp_path / "t.json"
@@ -154,14 +165,25 @@ def test_thresholds_file_validation(tmp_path):
             V.load_settings(str(p))
     with pytest.raises(V.SettingsError, match="cannot read"):
         V.load_settings(str(tmp_path / "none.json"))
-    # The shipped defaults load, and every metric the tasks report gets a direction where one is meaningful.
-    s = V.load_settings()
-    expect = {"prefill_ms": "lower", "decode_ms_median": "lower", "decode_ms_per_token": "lower",
-              "decode_tok_s": "higher", "prefill_tok_s": "higher", "kv_bytes": "lower", "kv_ratio": "higher",
-              "weight_bytes": "lower", "peak_rss_bytes": "lower", "ppl": "lower", "kl_mean": "lower",
-              "kl_p99": "lower", "top1_agree": "higher", "acc": "higher", "acc_norm": "higher", "accuracy": "higher",
-              "exact_match": "higher", "acc_stderr": "none", "items": "none"}
-    assert {m: s.rule_for(m).direction for m in expect} == expect
+    V.load_settings()  # the shipped defaults load
+
+
+def test_tasks_declare_a_direction_where_one_is_meaningful():
+    """Every metric the tasks report carries the direction its registration declares (`bench describe --json`):
+    the stored rows, bench compare and the report all take it from there."""
+    expect = {("latency", "prefill_ms"): "lower", ("latency", "decode_ms_median"): "lower",
+              ("latency", "decode_tok_s"): "higher", ("latency", "prefill_tok_s"): "higher",
+              ("latency", "kv_bytes"): "lower", ("latency", "kv_ratio"): "higher", ("latency", "weight_bytes"): "lower",
+              ("latency", "peak_rss_bytes"): "lower", ("latency", "kv_bytes_fp16"): "none",
+              ("latency", "threads"): "none", ("wikitext2", "ppl"): "lower", ("wikitext2", "kl_mean"): "lower",
+              ("wikitext2", "kl_p99"): "lower", ("wikitext2", "top1_agree"): "higher",
+              ("wikitext2", "ppl_stderr"): "none", ("piqa", "acc"): "higher", ("piqa", "acc_norm"): "higher",
+              ("passkey", "accuracy"): "higher", ("gsm8k", "exact_match"): "higher", ("piqa", "acc_stderr"): "none",
+              ("piqa", "items"): "none"}
+    assert {k: declared_better(k[0]).get(k[1]) for k in expect} == expect
+    # A rule takes the declared direction; a metric nobody declares is never judged better or worse.
+    assert SETTINGS.rule_for("ppl", "lower").direction == "lower"
+    assert SETTINGS.rule_for("ppl").direction == "none"
 
 
 class FakeConfig:
