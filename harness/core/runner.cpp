@@ -109,7 +109,7 @@ class Models {
         mc.seed = seed;
         std::unique_ptr<rt::WeightTransform> t = w.info->make_weight_transform(mc, w.params);
         std::vector<int32_t> calib;
-        if (t->wants_calibration()) calib = calibration_tokens(*inst_);
+        if (t->wants_calibration()) calib = calibration_tokens(*inst_, t->calibration_tokens());
         inst_->apply_weight_transform(*t, calib, threads_);
       } catch (const std::exception& e) {
         inst_.reset();
@@ -121,10 +121,10 @@ class Models {
   }
 
  private:
-  std::vector<int32_t> calibration_tokens(const rt::Model& m) const {
+  std::vector<int32_t> calibration_tokens(const rt::Model& m, int64_t count) const {
     std::string text = read_text_file((fs::path(root_.path) / kCalibrationData.relative_path).string());
     std::vector<int32_t> ids = m.tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/false);
-    if (ids.size() > (size_t)kCalibrationTokens) ids.resize(kCalibrationTokens);
+    if (count > 0 && ids.size() > (size_t)count) ids.resize((size_t)count);
     return ids;
   }
 

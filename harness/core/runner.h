@@ -52,11 +52,11 @@ struct RunOutcome {
 RunOutcome run_suite(const std::string& suite_path, const RunOptions& opts,
                      const ModelBackend& backend = runtime_model_backend());
 
-// Calibration text for weight methods that ask for it: the first kCalibrationTokens tokens of this file.
+// Calibration text for weight methods that ask for it: the first WeightTransform::calibration_tokens() tokens of
+// this file (2,048 unless the method asks for more).
 // (WikiText-2's validation split: never the test text that perplexity is measured on.)
 inline const DataFile kCalibrationData{
     "wikitext-2-raw/wiki.valid.raw", "4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7",
     "https://raw.githubusercontent.com/MichaelZhouwang/Commonsense_Pretraining/9ae917e83845a9af8f70c88252f82839de938772/datasets/wikitext-2-raw/wiki.valid.raw"};
-inline constexpr int kCalibrationTokens = 2048;
 
 }  // namespace bp

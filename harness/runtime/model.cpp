@@ -13,6 +13,7 @@
 #include "harness/runtime/dense_linear.h"
 #include "kernels/common/fp16.h"
 #include "kernels/cpu/activations.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace bp::rt {
@@ -178,7 +179,7 @@ void Model::apply_weight_transform(WeightTransform& t, std::span<const int32_t> 
   const bool want = t.wants_calibration();
   if (want) {
     if (calib_tokens.empty()) throw std::invalid_argument("weight method needs calibration tokens");
-    calib = calibrate(calib_tokens, threads, 4096);
+    calib = calibrate(calib_tokens, threads, 4096, t.calibration_gram());
   }
   auto replace = [&](std::unique_ptr<LinearOp>& slot, const LinearSite& site) {
     auto* dense = dynamic_cast<DenseLinear*>(slot.get());
@@ -307,15 +308,34 @@ void add_rows(float* x, const float* y, size_t count, int threads) {
   });
 }
 
-void record(CalibrationData* calib, const LinearSite& site, const float* x, int n, int in, int64_t max_rows) {
+void record(CalibrationData* calib, const LinearSite& site, const float* x, int n, int in, int64_t max_rows,
+            int threads) {
   if (!calib) return;
   const std::string name = site.name();
   CalibrationData::Site* s = nullptr;
   for (auto& [k, v] : calib->sites)
     if (k == name) s = &v;
   if (!s) {
-    calib->sites.emplace_back(name, CalibrationData::Site{in, {}});
+    calib->sites.emplace_back(name, CalibrationData::Site{in, {}, {}, 0});
     s = &calib->sites.back().second;
+  }
+  if (calib->gram) {
+    // XᵀX of this input, once per distinct input (q, k and v read the same rows): the transposed rows through the
+    // packed GEMM, then added to the site's running sum.
+    if (calib->last_x != x || calib->last_n != n || calib->last_xtx.size() != (size_t)in * in) {
+      std::vector<float> xt((size_t)in * n);
+      for (int r = 0; r < n; ++r)
+        for (int k = 0; k < in; ++k) xt[(size_t)k * n + r] = x[(size_t)r * in + k];
+      kern::PackedWeights pw(xt.data(), in, n, kern::PackedType::F32);
+      calib->last_xtx.assign((size_t)in * in, 0.0f);
+      kern::gemm_packed(xt.data(), in, pw, nullptr, calib->last_xtx.data(), threads);
+      calib->last_x = x;
+      calib->last_n = n;
+    }
+    if (s->gram.empty()) s->gram.assign((size_t)in * in, 0.0f);
+    for (size_t i = 0; i < s->gram.size(); ++i) s->gram[i] += calib->last_xtx[i];
+    s->gram_rows += n;
+    return;
   }
   const int64_t room = max_rows - s->n_rows();
   const int take = (int)std::min<int64_t>(room, n);
@@ -339,9 +359,9 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
     const Layer& L = *layers_[l];
     // Attention block.
     rmsnorm_rows(S.x.data(), n, d, L.attn_norm.data(), c.rms_eps, S.h.data(), T);
-    record(calib, {l, LinearKind::Q}, S.h.data(), n, d, max_calib_rows);
-    record(calib, {l, LinearKind::K}, S.h.data(), n, d, max_calib_rows);
-    record(calib, {l, LinearKind::V}, S.h.data(), n, d, max_calib_rows);
+    record(calib, {l, LinearKind::Q}, S.h.data(), n, d, max_calib_rows, T);
+    record(calib, {l, LinearKind::K}, S.h.data(), n, d, max_calib_rows, T);
+    record(calib, {l, LinearKind::V}, S.h.data(), n, d, max_calib_rows, T);
     L.q->forward(S.h.data(), n, S.q.data(), T);
     L.k->forward(S.h.data(), n, S.k.data(), T);
     L.v->forward(S.h.data(), n, S.v.data(), T);
@@ -359,14 +379,14 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
     if (s.selector_ && phase == Phase::Prefill && s.selector_->select(b, *rope_, &sel)) b.selection = &sel;
     s.cache_->attend(b);
 
-    record(calib, {l, LinearKind::O}, S.attn.data(), n, c.q_dim(), max_calib_rows);
+    record(calib, {l, LinearKind::O}, S.attn.data(), n, c.q_dim(), max_calib_rows, T);
     L.o->forward(S.attn.data(), n, S.tmp.data(), T);
     add_rows(S.x.data(), S.tmp.data(), (size_t)n * d, T);
 
     // Feed-forward block (SwiGLU).
     rmsnorm_rows(S.x.data(), n, d, L.ffn_norm.data(), c.rms_eps, S.h.data(), T);
-    record(calib, {l, LinearKind::Gate}, S.h.data(), n, d, max_calib_rows);
-    record(calib, {l, LinearKind::Up}, S.h.data(), n, d, max_calib_rows);
+    record(calib, {l, LinearKind::Gate}, S.h.data(), n, d, max_calib_rows, T);
+    record(calib, {l, LinearKind::Up}, S.h.data(), n, d, max_calib_rows, T);
     L.gate->forward(S.h.data(), n, S.gate.data(), T);
     L.up->forward(S.h.data(), n, S.up.data(), T);
     {
@@ -375,7 +395,7 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
         kern::swiglu(S.gate.data() + a, S.up.data() + a, (size_t)(e - a), S.gate.data() + a);
       });
     }
-    record(calib, {l, LinearKind::Down}, S.gate.data(), n, c.d_ff, max_calib_rows);
+    record(calib, {l, LinearKind::Down}, S.gate.data(), n, c.d_ff, max_calib_rows, T);
     L.down->forward(S.gate.data(), n, S.tmp.data(), T);
     add_rows(S.x.data(), S.tmp.data(), (size_t)n * d, T);
   }
@@ -384,7 +404,7 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
   if (calib) {
     // The output projection's inputs are recorded for every position, whether or not logits are asked for.
     rmsnorm_rows(S.x.data(), n, d, output_norm_.data(), c.rms_eps, S.h.data(), T);
-    record(calib, {-1, LinearKind::Output}, S.h.data(), n, d, max_calib_rows);
+    record(calib, {-1, LinearKind::Output}, S.h.data(), n, d, max_calib_rows, T);
   }
   if (which == Logits::None) return;
   const int first = which == Logits::Last ? n - 1 : 0;
@@ -393,11 +413,17 @@ void Model::forward(Session& s, const int32_t* tokens, int n, Phase phase, Logit
   output_->forward(S.h.data(), rows, logits, T);
 }
 
-CalibrationData Model::calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site) const {
+CalibrationData Model::calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site, bool gram,
+                                 int segment) const {
   CalibrationData calib;
   calib.max_rows_per_site = max_rows_per_site;
-  Session s(*this, std::make_unique<DenseKvCache>(kv_geometry(threads), DenseKvType::F32), threads);
-  forward(s, tokens.data(), (int)tokens.size(), Phase::Prefill, Logits::None, nullptr, &calib);
+  calib.gram = gram;
+  for (size_t at = 0; at < tokens.size(); at += (size_t)segment) {
+    const int n = (int)std::min<size_t>((size_t)segment, tokens.size() - at);
+    Session s(*this, std::make_unique<DenseKvCache>(kv_geometry(threads), DenseKvType::F32), threads);
+    forward(s, tokens.data() + at, n, Phase::Prefill, Logits::None, nullptr, &calib);
+    calib.last_x = nullptr;  // the next segment's inputs reuse the same buffers
+  }
   return calib;
 }
 

@@ -52,8 +52,10 @@ class Model {
   // calib_tokens: tokens to run the unmodified model on for calibration (ignored when not wanted).
   void apply_weight_transform(WeightTransform& t, std::span<const int32_t> calib_tokens, int threads);
 
-  // Runs the model once over `tokens` (positions 0..n-1, fresh state) and records each linear site's inputs.
-  CalibrationData calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site) const;
+  // Runs the model over `tokens` in segments of `segment` tokens (each at positions 0.., from an empty cache) and
+  // records each linear site's inputs: the first max_rows_per_site rows, or in gram mode Σ x xᵀ over all of them.
+  CalibrationData calibrate(std::span<const int32_t> tokens, int threads, int64_t max_rows_per_site,
+                            bool gram = false, int segment = WeightTransform::kCalibrationSegment) const;
 
   // Read access to the weights, for other backends (harness/runtime/cuda uploads them).
   const LinearOp& linear(const LinearSite& site) const;

@@ -56,56 +56,97 @@ void pack_codes(const uint8_t* q, int bits, int len, uint8_t* dst) {
 
 }  // namespace
 
-WqMatrix::WqMatrix(const float* w, int N, int K, WqFormat f) : N_(N), K_(K), f_(f) {
+WqGrid WqGrid::fit(const float* v, int len, const WqFormat& f) {
+  float lo = v[0], hi = v[0], amax = 0.0f;
+  for (int k = 0; k < len; ++k) {
+    lo = std::min(lo, v[k]);
+    hi = std::max(hi, v[k]);
+    amax = std::max(amax, std::fabs(v[k]));
+  }
+  WqGrid g;
+  const int levels = (1 << f.bits) - 1;  // asymmetric: q in [0, levels]
+  const int half = 1 << (f.bits - 1);    // symmetric: q - half in [-(half-1), half-1]
+  if (f.symmetric) {
+    g.scale_bits = f32_to_f16(half > 1 ? amax / (float)(half - 1) : amax);
+    g.scale = f16_to_f32(g.scale_bits);
+    g.offset = -g.scale * (float)half;
+  } else {
+    g.min_bits = f32_to_f16(lo);
+    g.offset = f16_to_f32(g.min_bits);
+    g.scale_bits = f32_to_f16((hi - g.offset) / (float)levels);
+    g.scale = f16_to_f32(g.scale_bits);
+  }
+  return g;
+}
+
+int WqGrid::code(float v, const WqFormat& f) const {
+  if (f.symmetric) {
+    const int half = 1 << (f.bits - 1);
+    const float r = scale > 0.0f ? std::nearbyint(v / scale) : 0.0f;
+    return (int)(std::clamp(r, (float)-(half - 1), (float)(half - 1)) + (float)half);
+  }
+  const float r = scale > 0.0f ? std::nearbyint((v - offset) / scale) : 0.0f;
+  return (int)std::clamp(r, 0.0f, (float)((1 << f.bits) - 1));
+}
+
+namespace {
+
+// The layout shared by both constructors: group sizes, offsets of each group's codes in a row, storage.
+void layout(int N, int K, const WqFormat& f, int& G, int& groups, size_t& row_bytes, std::vector<size_t>& offsets) {
   if (const char* e = wq_format_error(f, K); *e) throw std::invalid_argument(std::string("WqMatrix: ") + e);
   if (N <= 0) throw std::invalid_argument("WqMatrix: the matrix has no outputs");
-  G_ = f.group == 0 ? K : std::min(f.group, K);
-  groups_ = (K + G_ - 1) / G_;
-  group_offset_.resize(groups_);
-  for (int g = 0; g < groups_; ++g) {
-    group_offset_[g] = row_bytes_;
-    row_bytes_ += group_bytes(g);
+  G = f.group == 0 ? K : std::min(f.group, K);
+  groups = (K + G - 1) / G;
+  offsets.resize(groups);
+  row_bytes = 0;
+  for (int g = 0; g < groups; ++g) {
+    offsets[g] = row_bytes;
+    const int len = g + 1 < groups ? G : K - G * (groups - 1);
+    row_bytes += ((size_t)len * f.bits + 7) / 8;
   }
+}
+
+}  // namespace
+
+WqMatrix::WqMatrix(const float* w, int N, int K, WqFormat f) : N_(N), K_(K), f_(f) {
+  layout(N, K, f, G_, groups_, row_bytes_, group_offset_);
   codes_.assign((size_t)N * row_bytes_, 0);
   scales_.assign((size_t)N * groups_, 0);
   if (!f.symmetric) mins_.assign((size_t)N * groups_, 0);
-  const int levels = (1 << f.bits) - 1;        // asymmetric: q in [0, levels]
-  const int half = 1 << (f.bits - 1);          // symmetric: q - half in [-(half-1), half-1]
   std::vector<uint8_t> q(G_);
   for (int n = 0; n < N; ++n) {
     for (int g = 0; g < groups_; ++g) {
       const float* src = w + (size_t)n * K + (size_t)g * G_;
       const int len = group_len(g);
-      float lo = src[0], hi = src[0], amax = 0.0f;
-      for (int k = 0; k < len; ++k) {
-        lo = std::min(lo, src[k]);
-        hi = std::max(hi, src[k]);
-        amax = std::max(amax, std::fabs(src[k]));
-      }
+      const WqGrid grid = WqGrid::fit(src, len, f);
       const size_t gi = (size_t)n * groups_ + g;
-      if (f.symmetric) {
-        const uint16_t sb = f32_to_f16(half > 1 ? amax / (float)(half - 1) : amax);
-        scales_[gi] = sb;
-        const float s = f16_to_f32(sb);
-        for (int k = 0; k < len; ++k) {
-          const float r = s > 0.0f ? std::nearbyint(src[k] / s) : 0.0f;
-          q[k] = (uint8_t)(std::clamp(r, (float)-(half - 1), (float)(half - 1)) + (float)half);
-        }
-      } else {
-        const uint16_t mb = f32_to_f16(lo);
-        const float m = f16_to_f32(mb);
-        const uint16_t sb = f32_to_f16((hi - m) / (float)levels);
-        scales_[gi] = sb;
-        mins_[gi] = mb;
-        const float s = f16_to_f32(sb);
-        for (int k = 0; k < len; ++k) {
-          const float r = s > 0.0f ? std::nearbyint((src[k] - m) / s) : 0.0f;
-          q[k] = (uint8_t)std::clamp(r, 0.0f, (float)levels);
-        }
-      }
+      scales_[gi] = grid.scale_bits;
+      if (!f.symmetric) mins_[gi] = grid.min_bits;
+      for (int k = 0; k < len; ++k) q[k] = (uint8_t)grid.code(src[k], f);
       pack_codes(q.data(), f.bits, len, codes_.data() + (size_t)n * row_bytes_ + group_offset_[g]);
     }
   }
+}
+
+WqMatrix::WqMatrix(int N, int K, WqFormat f, const std::vector<uint8_t>& codes, const std::vector<WqGrid>& grids)
+    : N_(N), K_(K), f_(f) {
+  layout(N, K, f, G_, groups_, row_bytes_, group_offset_);
+  if (codes.size() != (size_t)N * K || grids.size() != (size_t)N * groups_)
+    throw std::invalid_argument("WqMatrix: expected N·K codes and N·groups grids");
+  codes_.assign((size_t)N * row_bytes_, 0);
+  scales_.assign((size_t)N * groups_, 0);
+  if (!f.symmetric) mins_.assign((size_t)N * groups_, 0);
+  const int max_code = (1 << f.bits) - 1;
+  for (int n = 0; n < N; ++n)
+    for (int g = 0; g < groups_; ++g) {
+      const size_t gi = (size_t)n * groups_ + g;
+      scales_[gi] = grids[gi].scale_bits;
+      if (!f.symmetric) mins_[gi] = grids[gi].min_bits;
+      const uint8_t* q = codes.data() + (size_t)n * K + (size_t)g * G_;
+      for (int k = 0; k < group_len(g); ++k)
+        if (q[k] > max_code) throw std::invalid_argument("WqMatrix: a code exceeds the format's levels");
+      pack_codes(q, f.bits, group_len(g), codes_.data() + (size_t)n * row_bytes_ + group_offset_[g]);
+    }
 }
 
 float WqMatrix::scale(int n, int g) const { return f16_to_f32(scale_bits(n, g)); }

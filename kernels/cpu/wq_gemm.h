@@ -22,12 +22,27 @@ struct WqFormat {
   bool symmetric = false;
 };
 
+// One group's quantization grid: FP16 scale (and minimum when asymmetric). Value of code q: scale·q + offset, with
+// offset = min (asymmetric) or -scale·2^(b-1) (symmetric).
+struct WqGrid {
+  uint16_t scale_bits = 0, min_bits = 0;
+  float scale = 0, offset = 0;
+  // The grid round-to-nearest picks for `len` values: min..max (asymmetric) or ±max|v| (symmetric), scale and
+  // minimum rounded to FP16 first so that codes are chosen against what dequantization will use.
+  static WqGrid fit(const float* v, int len, const WqFormat& f);
+  // The nearest code of v on this grid (clamped to the format's levels), and its value.
+  int code(float v, const WqFormat& f) const;
+  float value(int q) const { return scale * (float)q + offset; }
+};
+
 class WqMatrix {
  public:
   WqMatrix() = default;
-  // Round-to-nearest quantization of W[N][K] (row-major F32). Scales and minima are rounded to FP16 first and the
-  // codes computed against the rounded values, so dequantization reproduces exactly what was chosen.
+  // Round-to-nearest quantization of W[N][K] (row-major F32): each group's WqGrid::fit, each value's nearest code.
   WqMatrix(const float* w, int N, int K, WqFormat f);
+  // Codes chosen elsewhere (e.g. GPTQ's error-compensating order): codes[N][K] unpacked (one per byte), and the
+  // grid of every (row, group), grids[N][groups].
+  WqMatrix(int N, int K, WqFormat f, const std::vector<uint8_t>& codes, const std::vector<WqGrid>& grids);
 
   int N() const { return N_; }
   int K() const { return K_; }
