@@ -11,6 +11,8 @@
 
 #include "harness/common/error.h"
 #include "harness/core/registry.h"
+#include "harness/runtime/model.h"
+#include "tests/common/test_env.h"
 #include "kernels/cpu/wq_gemm.h"
 #include "methods/gptq/gptq_solver.h"
 
@@ -207,6 +209,41 @@ TEST(Gptq, DeadInputsAreZeroedAndTheRegistrationRejectsActOrderWithGroups) {
   } catch (const InputError& e) {
     EXPECT_EQ(e.pointer(), "/methods/0/params/act_order");
   }
+}
+
+// End to end on the default model (2,048 calibration tokens, to stay quick): the same storage and bytes as w-rtn's
+// at the same format, and different codes (the error feedback changed them).
+TEST(Gptq, OnTheDefaultModelItIsStoredAsWRtnWithOtherCodes) {
+  BENCH_REQUIRE_MODEL(path);
+  auto load = [&] { return rt::Model::load(path, rt::LoadOptions{rt::WeightStorage::F32, 2}); };
+  auto calib_model = load();
+  const std::vector<int32_t> tokens = calib_model->tokenizer().encode(
+      "The tower is 324 metres tall, about the same height as an 81-storey building, and the tallest structure in "
+      "Paris. Its base is square.",
+      true, false);
+  std::vector<int32_t> calib;
+  while (calib.size() < 2048) calib.insert(calib.end(), tokens.begin(), tokens.end());
+  calib.resize(2048);
+  auto apply = [&](const char* method, const json& params) {
+    const MethodInfo* mi = MethodRegistry::find(method);
+    auto m = load();
+    MethodContext mc;
+    m->apply_weight_transform(*mi->make_weight_transform(mc, Params(mi->schema.canonicalize(params, "t", ""))),
+                              calib, 2);
+    return m;
+  };
+  auto g = apply("gptq", {{"bits", 4}, {"group", 64}, {"calib_tokens", 2048}});
+  auto r = apply("w-rtn", {{"bits", 4}, {"group", 64}});
+  EXPECT_EQ(g->weight_bytes(), r->weight_bytes());
+  EXPECT_EQ(g->linear({3, rt::LinearKind::Down}).format(), "int4-g64-asym");
+  EXPECT_EQ(g->linear({-1, rt::LinearKind::Output}).format(), "f32");
+  const rt::LinearOp& a = g->linear({5, rt::LinearKind::Q});
+  const rt::LinearOp& b = r->linear({5, rt::LinearKind::Q});
+  std::vector<float> x(a.in_features(), 0.0f), ya(a.out_features()), yb(b.out_features());
+  for (int i = 0; i < a.in_features(); ++i) x[i] = std::sin(0.37f * (float)i);
+  a.forward(x.data(), 1, ya.data(), 1);
+  b.forward(x.data(), 1, yb.data(), 1);
+  EXPECT_NE(ya, yb);
 }
 
 }  // namespace
