@@ -6,10 +6,16 @@
 #include <string>
 #include <vector>
 
+#include "harness/common/param_schema.h"
 #include "harness/runtime/linear_op.h"
 #include "kernels/cpu/wq_gemm.h"
 
 namespace bp::rt {
+
+// The storage parameters every method on this storage shares, declared once: bits, group, symmetric and
+// include_output (whether the LM head is quantized too).
+void add_wq_storage_params(ParamSchema& s);
+kern::WqFormat wq_format_of(const Params& p);
 
 class WqLinear : public LinearOp {
  public:

@@ -58,21 +58,16 @@ BENCH_REGISTER_METHOD(gptq) {
   m.composes.partners = {Role::Tokens, Role::KvCache};
   m.description = "GPTQ weight-only quantization: codes chosen column by column with the rounding error spread "
                   "through the inverse Hessian of the calibration inputs; stored and run as w-rtn's format";
-  m.schema = ParamSchema()
-                 .integer_of("bits", 4, {2, 3, 4, 8}, "bits per weight code")
-                 .integer_of("group", 64, {0, 32, 64, 128},
-                             "G: inputs per group with their own scale; 0 = one group per output channel")
-                 .boolean("symmetric", false, "symmetric grids (one FP16 scale) instead of min/max (scale + minimum)")
-                 .real("damp", 0.01, 0.0, 1.0, "Hessian damping: λ · mean(diag H) added to the diagonal")
-                 .integer("block", 128, 1, 4096, "lazy-batch width in columns (results do not depend on it)")
-                 .boolean("act_order", false,
-                          "quantize columns by descending Hessian diagonal (needs group 0: grids per channel)")
-                 .boolean("include_output", false, "also quantize the output projection (LM head)")
-                 .integer("calib_tokens", 16384, 2048, 262144,
-                          "calibration tokens from the start of WikiText-2's validation text, run in 2,048-token "
-                          "segments; fewer over-fit the larger layers (K = 1,536 inputs) to the calibration text");
+  rt::add_wq_storage_params(m.schema);
+  m.schema.real("damp", 0.01, 0.0, 1.0, "Hessian damping: λ · mean(diag H) added to the diagonal")
+      .integer("block", 128, 1, 4096, "lazy-batch width in columns (results do not depend on it)")
+      .boolean("act_order", false, "quantize columns by descending Hessian diagonal (needs group 0: grids per channel)")
+      .integer("calib_tokens", 16384, 2048, 262144,
+               "calibration tokens from the start of WikiText-2's validation text, run in 2,048-token segments; "
+               "fewer over-fit the larger layers (K = 1,536 inputs) to the calibration text");
   m.notes = "Calibration: the first calib_tokens tokens of WikiText-2's validation text (2,048-token segments), "
-            "every layer's input second moments recorded in one pass of the unmodified model (the paper feeds each layer the already quantized layers' outputs). "
+            "every layer's input second moments recorded in one pass of the unmodified model (the paper feeds each "
+            "layer the already quantized layers' outputs). "
             "act_order needs group 0. On SmolLM2's Q4_1 file the weights quantized are the file's dequantized "
             "4-bit values. Measured there (WikiText-2, n_ctx 512, 10 chunks; fp16 26.62): 4-bit g64 36.28 vs w-rtn "
             "37.43 (better); 3-bit g64 285.1 vs w-rtn 229.7 (worse), although every layer's output error on "
@@ -87,9 +82,7 @@ BENCH_REGISTER_METHOD(gptq) {
   };
   m.make_weight_transform = [](const MethodContext&, const Params& p) -> std::unique_ptr<rt::WeightTransform> {
     methods::gptq::Options o;
-    o.format.bits = (int)p.get_int("bits");
-    o.format.group = (int)p.get_int("group");
-    o.format.symmetric = p.get_bool("symmetric");
+    o.format = rt::wq_format_of(p);
     o.damp = p.get_float("damp");
     o.block = (int)p.get_int("block");
     o.act_order = p.get_bool("act_order");

@@ -38,27 +38,13 @@ BENCH_REGISTER_METHOD(w_rtn) {
   m.composes.partners = {Role::Tokens, Role::KvCache};
   m.description = "RTN weight-only quantization: b-bit codes per group of G inputs, FP16 scales (and minima), "
                   "integer codes multiplied without expanding the matrix";
-  m.schema = ParamSchema()
-                 .integer_of("bits", 4, {2, 3, 4, 8}, "bits per weight code")
-                 .integer_of("group", 64, {0, 32, 64, 128},
-                             "G: inputs per group with their own scale; 0 = one group per output channel (a shorter "
-                             "last group when G does not divide the row)")
-                 .boolean("symmetric", false,
-                          "symmetric: levels ±(2^(b-1)-1) around 0, one FP16 scale per group; asymmetric: levels "
-                          "0..2^b-1 between the group's min and max (FP16 scale and minimum)")
-                 .boolean("include_output", false,
-                          "also quantize the output projection (LM head; tied to the embedding on SmolLM2): off by "
-                          "default, as weight-quantization papers keep it in full precision");
+  rt::add_wq_storage_params(m.schema);
   m.notes = "Quantizes the model's weights as loaded (dequantized to F32): on a GGUF file that is already 4-bit "
             "(SmolLM2's Q4_1, 32-input asymmetric blocks) bits=4 re-quantizes that grid, and group=32 asymmetric "
             "reproduces it up to FP16 rounding of scales and minima. Calibration-free. CPU only (the CUDA backend "
             "holds dense FP16 weights).";
   m.make_weight_transform = [](const MethodContext&, const Params& p) -> std::unique_ptr<rt::WeightTransform> {
-    kern::WqFormat f;
-    f.bits = (int)p.get_int("bits");
-    f.group = (int)p.get_int("group");
-    f.symmetric = p.get_bool("symmetric");
-    return std::make_unique<RtnTransform>(f, p.get_bool("include_output"));
+    return std::make_unique<RtnTransform>(rt::wq_format_of(p), p.get_bool("include_output"));
   };
   return m;
 }

@@ -10,26 +10,10 @@ import subprocess
 
 import pytest
 
+from bench_paths import bench_binary, data_root
 from range_server import Server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PIQA = ["piqa/valid.jsonl", "piqa/valid-labels.lst"]
-
-
-def bench_binary():
-    build = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build"))
-    path = os.path.join(build, "bin", "bench")
-    if not os.path.exists(path):
-        pytest.skip(f"bench binary not built at {path} (set BENCH_BUILD_DIR)")
-    return path
-
-
-def data_root():
-    env = os.environ.get("BENCH_DATA_ROOT")
-    if env:
-        return env
-    cache = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
-    return os.path.join(cache, "benchpress", "data")
 
 
 def source_bytes(rel):

@@ -10,18 +10,10 @@ import zipfile
 
 import pytest
 
+from bench_paths import bench_binary, default_model
 from range_server import Server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODEL = "smollm2-135m-instruct"
-
-
-def bench_binary():
-    build = os.environ.get("BENCH_BUILD_DIR", os.path.join(ROOT, "build"))
-    path = os.path.join(build, "bin", "bench")
-    if not os.path.exists(path):
-        pytest.skip(f"bench binary not built at {path} (set BENCH_BUILD_DIR)")
-    return path
 
 
 def describe():
@@ -31,10 +23,7 @@ def describe():
 
 @pytest.fixture(scope="module")
 def model_bytes():
-    p = os.environ.get("BENCH_MODEL_PATH")
-    if not p:
-        cache = os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"), ".cache"))
-        p = os.path.join(cache, "benchpress", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    p = default_model()
     assert os.path.exists(p), f"default model not found at {p} (run scripts/setup.sh)"
     with open(p, "rb") as f:
         return f.read()
